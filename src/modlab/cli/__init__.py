@@ -1,0 +1,10 @@
+"""Command-line interface: `modlab list | run | analyze | …`."""
+from . import analyze, experiments  # noqa: F401  (command registration)
+from .app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,169 @@
+"""Figures 9, 12, 13: module depth m = 1..5 before an FC head on the Eq. 1 task. Deep enough
+modules (m ≥ 3) compute their f_i themselves; shallow ones leave part of the nonlinearity to the
+FC head, more often the deeper the head."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from pydantic import Field
+
+from ..metrics import affine_fit, affine_r2, deviation_from_linear
+from ..tasks import make_task
+from .base import Context, Experiment, ExperimentConfig, register
+from .compositional import ArchRun, ArchSpec, module_readout, module_targets, train_architecture
+from .plots import plt, save
+
+
+class Fig9Config(ExperimentConfig):
+    """Defaults: spec 1, Fig. 9 (4 modules of width 16, FC 64, Adam 1e-4, wd 1e-5, batch 50)."""
+
+    m_values: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    fc_depths: list[int] = Field(default_factory=lambda: [3], description="FC head hidden layers")
+    n: int = Field(4, ge=1)
+    module_width: int = Field(16, ge=1)
+    head_width: int = Field(64, ge=1)
+    amp: tuple[float, float] = (0.7, 1.0)
+    omega: tuple[float, float] = (0.8, 3.6)
+    x_range: float = Field(2.0, gt=0)
+    n_train: int = Field(1000, ge=1)
+    n_test: int = Field(1000, ge=1)
+    steps: int = Field(40_000, ge=1)
+    batch_size: int = Field(50, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(1e-5, ge=0, description="Adam's (coupled) weight decay")
+    eval_every: int = Field(1000, ge=1)
+    activation: str = "leaky_relu"
+    threshold: float = Field(0.1, gt=0, description="deviation above which the FC head is "
+                                                    "counted as computing part of f_i")
+
+    def spec(self, m: int, depth: int) -> ArchSpec:
+        return ArchSpec("modular", [self.module_width] * m + [1], [self.head_width] * depth,
+                        self.activation, self.steps, self.batch_size, self.lr, "adam",
+                        self.weight_decay, self.eval_every)
+
+
+def grid(cfg: Fig9Config) -> np.ndarray:
+    return np.linspace(-cfg.x_range, cfg.x_range, 401)
+
+
+def deviations(cfg: Fig9Config, run: ArchRun, datasets) -> tuple[np.ndarray, np.ndarray]:
+    """(M, n) deviation from linear and affine R² of every module against its f_i."""
+    g = grid(cfg)
+    out = np.moveaxis(module_readout(run.model, g), 1, -1)              # (M, n, G)
+    target = np.stack([module_targets(d, g).T for d in datasets])      # (M, n, G)
+    return deviation_from_linear(out, target), affine_r2(out, target)
+
+
+def result_rows(cfg: Fig9Config, m: int, depth: int, run: ArchRun, datasets) -> list[dict]:
+    dev, r2 = deviations(cfg, run, datasets)
+    return [{"m": m, "fc_depth": depth, "seed": seed, "test_loss": float(run.ood_loss[i]),
+             "train_loss": float(run.id_loss[i]), "deviation": float(dev[i].mean()),
+             "deviation_max": float(dev[i].max()), "deviations": [float(v) for v in dev[i]],
+             "module_r2_min": float(r2[i].min()),
+             "fc_nonlinear": bool(dev[i].max() > cfg.threshold), "params": run.params}
+            for i, seed in enumerate(run.seeds)]
+
+
+def run(cfg: Fig9Config, ctx: Context) -> list[dict]:
+    seeds = cfg.seed_list()
+    # Every seed draws its own functions ("many different functions and random seeds").
+    datasets = [make_task("modular", n=cfg.n, task_seed=s, data_seed=s, n_train=cfg.n_train,
+                          n_test=cfg.n_test, x_range=cfg.x_range, amp=cfg.amp, omega=cfg.omega)
+                for s in seeds]
+    rows, examples = [], {}
+    for depth in cfg.fc_depths:
+        for m in cfg.m_values:
+            run_ = train_architecture(cfg.spec(m, depth), datasets, seeds, device=cfg.device,
+                                      ctx=ctx, label=f"m={m} fc={depth}")
+            rows += result_rows(cfg, m, depth, run_, datasets)
+            if depth == cfg.fc_depths[-1]:
+                examples[m] = run_
+    plot_deviation(rows, "deviation", "deviation from linear (mean over modules)",
+                   ctx.out / "fig9_deviation.png")
+    plot_deviation(rows, "fc_nonlinear", f"fraction with FC computing part of f (> {cfg.threshold})",
+                   ctx.out / "fig13_fraction_fc_nonlinear.png")
+    plot_examples(cfg, examples, datasets[0], ctx.out / "fig9_examples.png")
+    return rows
+
+
+def plot_deviation(rows: list[dict], key: str, label: str, path) -> None:
+    """Figs. 9e / 12 (deviation) and 13 (fraction): a metric against m, one line per FC depth."""
+    by: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by[row["fc_depth"]][row["m"]].append(float(row[key]))
+    fig, ax = plt.subplots(figsize=(4.2, 3))
+    for depth, per_m in sorted(by.items()):
+        ms = sorted(per_m)
+        vals = [np.asarray(per_m[m]) for m in ms]
+        err = [v.std() / np.sqrt(len(v)) for v in vals] if key == "fc_nonlinear" \
+            else [v.std() for v in vals]
+        ax.errorbar(ms, [v.mean() for v in vals], yerr=err, marker="o", capsize=2,
+                    label=f"FC depth {depth}")
+        if key != "fc_nonlinear":
+            for m, v in zip(ms, vals, strict=True):
+                ax.scatter([m] * len(v), v, s=5, alpha=0.3, color="grey")
+    ax.set_xlabel("module depth m")
+    ax.set_ylabel(label, fontsize=8)
+    ax.legend(fontsize=7)
+    save(fig, path)
+
+
+def plot_examples(cfg: Fig9Config, runs: dict[int, ArchRun], data, path) -> None:
+    """Fig. 9c: module output (first seed) against its target f_i, with the best linear fit."""
+    g = grid(cfg)
+    target = module_targets(data, g)                                   # (G, n)
+    ms = sorted(runs)
+    fig, axes = plt.subplots(len(ms), cfg.n, figsize=(2.2 * cfg.n, 2 * len(ms)), squeeze=False)
+    for row, m in enumerate(ms):
+        out = module_readout(runs[m].model, g)[0]                       # (G, n)
+        for i in range(cfg.n):
+            a, b, _ = affine_fit(out[:, i], target[:, i])
+            ax = axes[row, i]
+            ax.plot(target[:, i], out[:, i], color="C3", lw=1.2)
+            # The fit maps output → target; draw it as the line output = (target − b) / a.
+            if abs(a) > 1e-12:
+                ax.plot(target[:, i], (target[:, i] - b) / a, color="C3", ls="--", lw=0.8)
+            dev = deviation_from_linear(out[:, i], target[:, i])
+            ax.set_title(f"m={m}, module {i + 1}: dev {dev:.3f}", fontsize=7)
+            ax.tick_params(labelsize=6)
+    for ax in axes[-1]:
+        ax.set_xlabel("target $f_i(x_i)$", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("module output", fontsize=7)
+    save(fig, path)
+
+
+COMMON = dict(
+    config=Fig9Config,
+    run=run,
+    summary_metrics=("deviation", "deviation_max", "fc_nonlinear", "module_r2_min", "test_loss"),
+    group_by=("fc_depth", "m"),
+)
+
+register(Experiment(
+    name="fig9",
+    title="Module depth decides where the nonlinearity is computed",
+    paper="Qian, Liang & Fiete 2025, Fig. 9",
+    claim="deviation from linear of the module outputs falls with module depth m; small for m ≥ 3",
+    presets={
+        "quick": {"steps": 6000, "seeds": 4, "m_values": [1, 3], "eval_every": 1000},
+        "paper": {"steps": 40_000, "seeds": 10},
+    },
+    **COMMON,
+))
+
+for _name, _paper in (("fig12", "Fig. 12"), ("fig13", "Fig. 13 (same runs as fig12)")):
+    register(Experiment(
+        name=_name,
+        title="Module depth × FC-head depth: deviation from linear and FC nonlinearity",
+        paper=f"Qian, Liang & Fiete 2025, {_paper}",
+        claim="for m ≥ 3 the deviation (Fig. 12) and the fraction of networks whose FC head "
+              "computes part of f_i (Fig. 13) stop depending on the FC depth",
+        presets={
+            "quick": {"steps": 6000, "seeds": 4, "m_values": [1, 3], "fc_depths": [1, 3],
+                      "eval_every": 1000},
+            "paper": {"steps": 40_000, "seeds": 10, "fc_depths": [1, 2, 3, 4]},
+        },
+        **COMMON,
+    ))

@@ -1,0 +1,30 @@
+"""Modularity metrics: pure functions on weights and activations."""
+from .activity import dead_neurons
+from .clustering import cluster_neurons, collapse_columns, reorder_network, reorder_neurons
+from .fits import Fit, exponential, fit_exponential, fit_sigmoid_log, sigmoid_log
+from .functional import (
+    affine_fit,
+    affine_r2,
+    deviation_from_linear,
+    step_quadratic_fit,
+    trimmed_mean,
+)
+from .graph import adjacency, newman_q
+from .spectral import (
+    Spectrum,
+    cosine_similarity_graph,
+    eigengaps,
+    gap_at,
+    laplacian_eigen,
+    laplacian_spectrum,
+    live_rows,
+    module_count,
+)
+from .summary import layer_report
+
+__all__ = ["Spectrum", "adjacency", "affine_fit", "affine_r2", "deviation_from_linear",
+           "step_quadratic_fit", "trimmed_mean", "cluster_neurons", "collapse_columns", "cosine_similarity_graph",
+           "dead_neurons", "eigengaps", "exponential", "Fit", "fit_exponential",
+           "fit_sigmoid_log", "sigmoid_log", "gap_at", "laplacian_eigen", "laplacian_spectrum",
+           "layer_report", "live_rows", "module_count", "newman_q", "reorder_network",
+           "reorder_neurons"]

@@ -1,0 +1,110 @@
+"""Graph-Laplacian modularity of weight matrices (Eqs. 5–6)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+ArrayLike = np.ndarray | torch.Tensor
+
+
+def as_numpy(w: ArrayLike) -> np.ndarray:
+    if isinstance(w, torch.Tensor):
+        w = w.detach().cpu().double().numpy()
+    return np.asarray(w, dtype=np.float64)
+
+
+def cosine_similarity_graph(w: ArrayLike) -> np.ndarray:
+    """Eq. 5: S = W̄ W̄ᵀ with W̄_ij = |W_ij| / ‖W_i,:‖₂ (rows: incoming weights of post neurons).
+
+    Works on (..., post, pre). Rows must be non-zero (see `live_rows`).
+    """
+    a = np.abs(as_numpy(w))
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    return a @ np.swapaxes(a, -1, -2)
+
+
+def live_rows(w: ArrayLike, tol: float = 0.0) -> np.ndarray:
+    """Post neurons whose incoming weights are not all zero (a dead neuron has no direction)."""
+    return np.linalg.norm(as_numpy(w), axis=-1) > tol
+
+
+def _sym_laplacian(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d_inv_sqrt = 1.0 / np.sqrt(s.sum(-1))
+    l_sym = np.eye(s.shape[-1]) - d_inv_sqrt[..., :, None] * s * d_inv_sqrt[..., None, :]
+    return 0.5 * (l_sym + np.swapaxes(l_sym, -1, -2)), d_inv_sqrt
+
+
+@dataclass
+class Spectrum:
+    """Eigen-decomposition of L_rw for one weight matrix, over its live post neurons."""
+
+    eigvals: np.ndarray          # ascending, length = number of live neurons
+    eigvecs: np.ndarray          # columns: eigenvectors of L_rw (not normalised)
+    live: np.ndarray             # bool mask over post neurons kept in the graph
+    @property
+    def n_dropped(self) -> int:
+        return int((~self.live).sum())
+
+
+def laplacian_eigen(w: ArrayLike) -> Spectrum:
+    """Eq. 6: eigenvalues and eigenvectors of L_rw = I − D⁻¹S for one (post × pre) weight.
+
+    L_rw is not symmetric; its eigenvalues equal those of L_sym = I − D^{-½} S D^{-½}, which
+    `eigh` solves exactly, and its eigenvectors are D^{-½}·v. Neurons with all-zero incoming
+    weights are dropped (reported in `live`).
+    """
+    w = as_numpy(w)
+    if w.ndim != 2:
+        raise ValueError(f"expected a 2-D (post, pre) weight, got shape {w.shape}")
+    live = live_rows(w)
+    if live.sum() == 0:
+        return Spectrum(np.zeros(0), np.zeros((0, 0)), live)
+    l_sym, d_inv_sqrt = _sym_laplacian(cosine_similarity_graph(w[live]))
+    vals, vecs = np.linalg.eigh(l_sym)
+    return Spectrum(vals, d_inv_sqrt[:, None] * vecs, live)
+
+
+def laplacian_spectrum(w: ArrayLike) -> np.ndarray:
+    """Ascending eigenvalues of L_rw (Eqs. 5–6) for a (post × pre) weight or a stack of them.
+
+    For a stack (..., post, pre) the eigenvalues of all matrices are computed in one batched
+    `eigh`; a matrix with dead neurons gets its dropped eigenvalues as NaN at the end.
+    """
+    w = as_numpy(w)
+    if w.ndim == 2:
+        return laplacian_eigen(w).eigvals
+    batch_shape, (post, pre) = w.shape[:-2], w.shape[-2:]
+    flat = w.reshape(-1, post, pre)
+    live = live_rows(flat)
+    out = np.full((flat.shape[0], post), np.nan)
+    full = live.all(-1)
+    if full.any():
+        out[full] = np.linalg.eigvalsh(_sym_laplacian(cosine_similarity_graph(flat[full]))[0])
+    for i in np.flatnonzero(~full):
+        vals = laplacian_eigen(flat[i]).eigvals
+        out[i, : len(vals)] = vals
+    return out.reshape(*batch_shape, post)
+
+
+def eigengaps(eigvals: ArrayLike) -> np.ndarray:
+    """g_k = λ_{k+1} − λ_k for ascending eigenvalues; entry k−1 holds g_k."""
+    return np.diff(as_numpy(eigvals), axis=-1)
+
+
+def gap_at(eigvals: ArrayLike, k: int) -> np.ndarray:
+    """The k-th eigengap g_k = λ_{k+1} − λ_k (NaN where the matrix has ≤ k live neurons)."""
+    gaps = eigengaps(eigvals)
+    if gaps.shape[-1] < k:
+        return np.full(gaps.shape[:-1], np.nan)
+    return gaps[..., k - 1]
+
+
+def module_count(eigvals: ArrayLike) -> np.ndarray | int:
+    """Number of modules k* = argmax_k g_k (k counted from 1); NaN gaps are ignored."""
+    gaps = eigengaps(eigvals)
+    if gaps.shape[-1] == 0:
+        return 1 if gaps.ndim == 1 else np.ones(gaps.shape[:-1], dtype=int)
+    k = np.argmax(np.nan_to_num(gaps, nan=-np.inf), axis=-1) + 1
+    return int(k) if np.ndim(k) == 0 else k

@@ -1,0 +1,19 @@
+"""Layers, noise and architectures."""
+from .activations import ACTIVATIONS, get_activation, leaky_relu
+from .ensemble import EnsembleLinear
+from .mlp import MLP, Forward
+from .modular import (
+    ARCHITECTURES,
+    DenseNet,
+    EnsemblePReLU,
+    ModularNet,
+    make_architecture,
+    parameter_count,
+)
+from .noise import ActivityNoise, MemberDropout, activity_noise, noise_amplitude
+from .rng import derive_seed, make_generators
+
+__all__ = ["ARCHITECTURES", "DenseNet", "EnsemblePReLU", "ModularNet", "make_architecture",
+           "parameter_count", "ACTIVATIONS", "ActivityNoise", "EnsembleLinear", "Forward", "MLP", "MemberDropout",
+           "activity_noise", "derive_seed", "get_activation", "leaky_relu", "make_generators",
+           "noise_amplitude"]
