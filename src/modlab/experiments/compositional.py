@@ -120,13 +120,13 @@ def train_architecture(spec: ArchSpec, datasets: Sequence[Dataset], seeds: Seque
 
 
 @torch.no_grad()
-def module_readout(model: nn.Module, grid: np.ndarray) -> np.ndarray:
+def module_readout(model: nn.Module, grid: np.ndarray, pre: bool = False) -> np.ndarray:
     """Each module's output with every input set to `grid` (modules only see their own input):
-    (M, len(grid), n_modules)."""
+    (M, len(grid), n_modules); pre=True reads it before the block's final activation."""
     dev = next(model.parameters()).device
     n_in = model.n_in
     x = torch.as_tensor(np.repeat(grid[:, None], n_in, axis=1), dtype=torch.float32, device=dev)
-    return model.module_outputs(x).cpu().numpy()
+    return model.module_outputs(x, pre=pre).cpu().numpy()
 
 
 @torch.no_grad()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from ..metrics import dead_neurons, layer_report
 from ..train import RunConfig, train_ensemble
 from ..train.config import shared_part
 from .base import Context
-from .results import atomic_write_text
+from .results import atomic_write_bytes, atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -89,24 +89,56 @@ def save_checkpoint(run, path: Path) -> None:
     """safetensors weights + JSON member configs (no pickle)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
-    save_file(tensors, str(path.with_suffix(".safetensors")))
+    atomic_write_bytes(path.with_suffix(".safetensors"), safetensors_bytes(tensors))
     atomic_write_text(path.with_suffix(".json"),
                       json.dumps([c.model_dump() for c in run.configs], indent=1))
 
 
-def train_members(members: Sequence[Member], ctx: Context, device: str = "cpu",
-                  label: str = "") -> list[Trained]:
-    """Train every group of batchable members as one ensemble; checkpoints go to ctx.out."""
+def _train_one(group: Sequence[Member], ctx: Context, device: str, label: str):
+    steps = group[0].config.optim.steps
+    name = f"{label}{group[0].setting}…" if len(group) > 1 else f"{label}{group[0].setting}"
+    advance: Callable[[int], None] | None = ctx.progress(name, steps) if ctx.progress else None
+    return train_ensemble([m.config for m in group], device=device,
+                          on_eval=(lambda step, _h: advance(step)) if advance else None)
+
+
+def _train_parallel(groups: Sequence[Sequence[Member]], ctx: Context, device: str, label: str,
+                    workers: int) -> list:
+    from ..sweep import ProcessExecutor, ensemble_job
+
+    advance = ctx.progress(f"{label}{len(groups)} ensembles", len(groups)) if ctx.progress else None
+    done = [0]
+
+    def tick(_index, _run) -> None:
+        done[0] += 1
+        if advance:
+            advance(done[0])
+
+    with ProcessExecutor(max_workers=min(workers, len(groups))) as ex:
+        return ex.run([ensemble_job([m.config for m in g], device=device) for g in groups],
+                      on_result=tick)
+
+
+def train_groups(groups: Sequence[Sequence[Member]], ctx: Context, device: str = "cpu",
+                 label: str = "", workers: int = 1) -> list[Trained]:
+    """Train each given group of batchable members as one ensemble (checkpoint
+    `<label>group<i>`), in `workers` processes when workers > 1 (modlab.sweep)."""
+    groups = [list(g) for g in groups]
+    if workers > 1 and len(groups) > 1:
+        runs = _train_parallel(groups, ctx, device, label, workers)
+    else:
+        runs = (_train_one(g, ctx, device, label) for g in groups)
     trained = []
-    for gi, group in enumerate(group_members(members)):
-        steps = group[0].config.optim.steps
-        name = f"{label}{group[0].setting}…" if len(group) > 1 else f"{label}{group[0].setting}"
-        advance: Callable[[int], None] | None = ctx.progress(name, steps) if ctx.progress else None
-        run = train_ensemble([m.config for m in group], device=device,
-                             on_eval=(lambda step, _h: advance(step)) if advance else None)
+    for gi, (group, run) in enumerate(zip(groups, runs, strict=True)):
         save_checkpoint(run, ctx.out / "checkpoints" / f"{label}group{gi}")
         trained.extend(_detach(group, run))
     return trained
+
+
+def train_members(members: Sequence[Member], ctx: Context, device: str = "cpu",
+                  label: str = "", workers: int = 1) -> list[Trained]:
+    """Train every group of batchable members as one ensemble; checkpoints go to ctx.out."""
+    return train_groups(group_members(members), ctx, device, label, workers)
 
 
 def modularity_rows(trained: Sequence[Trained], collapsed: bool = False) -> list[dict]:

@@ -54,7 +54,7 @@ def run_settings(cfg: MLPFigureConfig, ctx: Context, bases: dict[str, RunConfig]
         base = bases[overrides.get("base", default)]
         members += make_members(base, {name: {k: v for k, v in overrides.items() if k != "base"}},
                                 cfg.seed_list())
-    trained = train_members(members, ctx, device=cfg.device)
+    trained = train_members(members, ctx, device=cfg.device, workers=cfg.workers)
     rows = modularity_rows(trained, collapsed=cfg.collapsed)
     plot_standard(trained, rows, ctx)
     return trained, rows

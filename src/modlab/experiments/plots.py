@@ -63,7 +63,7 @@ def plot_eigengaps(rows: Sequence[dict], path: Path, max_k: int = 10) -> Path:
     layers = sorted({k[1] for k in by})
     settings = list(dict.fromkeys(k[0] for k in by))
     fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 2.8), squeeze=False)
-    for ax, layer in zip(axes[0], layers):
+    for ax, layer in zip(axes[0], layers, strict=True):
         for name in settings:
             gaps = by.get((name, layer))
             if not gaps:
@@ -114,7 +114,7 @@ def plot_spectra(rows: Sequence[dict], path: Path, settings: Sequence[str] | Non
     settings = list(settings) if settings is not None else list(dict.fromkeys(r["setting"] for r in rows))
     layers = list(layers) if layers is not None else sorted({r["layer"] for r in rows})
     fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 2.8), squeeze=False)
-    for ax, layer in zip(axes[0], layers):
+    for ax, layer in zip(axes[0], layers, strict=True):
         for name in settings:
             vals = [np.asarray(r["eigvals"]) for r in rows
                     if r["setting"] == name and r["layer"] == layer]

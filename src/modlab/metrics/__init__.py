@@ -10,6 +10,7 @@ from .functional import (
     trimmed_mean,
 )
 from .graph import adjacency, newman_q
+from .range_condition import RangeCheck, range_margin  # noqa: F401  (spec 3)
 from .spectral import (
     Spectrum,
     cosine_similarity_graph,

@@ -14,8 +14,7 @@ Conventions where the spec is silent:
   k-NN estimator behind InfoM cannot condition on every other source (the joint labels are
   unique on a grid).
 * Linear variants: NMI_ij → R² of s_i from z_j (squared correlation); NCMI_ij → the drop in
-  the regression error of z_j from s₋ᵢ when s_i is added, as a fraction of the error without
-  it (squared partial correlation of z_j and s_i given s₋ᵢ).
+  the regression error of z_j when s_i joins s₋ᵢ, as a fraction of Var(z_j).
 """
 from __future__ import annotations
 
@@ -66,6 +65,13 @@ def joint_labels(labels: np.ndarray) -> np.ndarray:
     """One label per distinct row of a (T, k) label array (k = 0 gives a single class)."""
     if labels.shape[1] == 0:
         return np.zeros(labels.shape[0], dtype=np.int64)
+    labels = labels - labels.min(0)
+    radix = labels.max(0).astype(float) + 1
+    if np.prod(radix) < 2.0**62:           # mixed-radix code: a fast 1-D unique
+        code = np.zeros(labels.shape[0], dtype=np.int64)
+        for c in range(labels.shape[1]):
+            code = code * int(radix[c]) + labels[:, c]
+        return np.unique(code, return_inverse=True)[1].reshape(-1)
     return np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
 
 
@@ -206,20 +212,25 @@ def linear_nmi_matrix(s, z) -> np.ndarray:
     return _r2(s, z)
 
 
-def _residual(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _residual_error(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Mean squared error of the least-squares fit of every column of y on [1, x]."""
     design = np.hstack([np.ones((len(x), 1)), x])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return y - design @ coef
+    return ((y - design @ coef) ** 2).mean(0)
 
 
 def linear_cnmi_matrix(s, z) -> np.ndarray:
-    """Linear NCMI_ij: [err(z_j | s₋ᵢ) − err(z_j | s)]/err(z_j | s₋ᵢ), regression errors =
-    squared partial correlation of z_j and s_i given the other sources."""
+    """Linear NCMI_ij = [err(z_j | s₋ᵢ) − err(z_j | s)]/Var(z_j): the drop in the regression
+    error of z_j when s_i joins the other sources, as a fraction of z_j's variance (the share of
+    z_j only s_i explains). Normalising by the error without s_i instead (a squared partial
+    correlation) would call z = s_k + 10⁻³ s_i fully mixed."""
     s, z = _check_pair(s, z)
+    var = z.var(0)
+    full = _residual_error(z, s)
     out = np.zeros((s.shape[1], z.shape[1]))
     for i in range(s.shape[1]):
-        rest = np.delete(s, i, axis=1)
-        out[i] = _r2(_residual(s[:, i:i + 1], rest), _residual(z, rest))[0]
+        drop = _residual_error(z, np.delete(s, i, axis=1)) - full
+        out[i] = np.divide(drop, var, out=np.zeros_like(var), where=var > 0)
     return np.clip(out, 0.0, 1.0)
 
 

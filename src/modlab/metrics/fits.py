@@ -26,13 +26,13 @@ def sigmoid_log(n_data, g0: float, amp: float, rate: float, log_nstar: float) ->
     return g0 + amp / (1.0 + np.exp(-rate * (np.log(n_data) - log_nstar)))
 
 
-def _initial_sigmoid(x: np.ndarray, y: np.ndarray) -> list[float]:
+def _starts(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    """Initial guesses: the data's range for g₀ and A, every sampled size as a candidate N*."""
     sizes = np.unique(x)
     means = np.array([y[x == s].mean() for s in sizes])
     lo, hi = float(means.min()), float(means.max())
-    half = np.flatnonzero(means >= (lo + hi) / 2)
-    centre = np.log(sizes[half[0]]) if half.size else np.log(sizes).mean()
-    return [lo, max(hi - lo, 1e-3), 2.0, float(centre)]
+    return [[lo, max(hi - lo, 1e-3), rate, float(c)]
+            for c in np.log(sizes) for rate in (1.0, 4.0)]
 
 
 def fit_sigmoid_log(n_data, gap) -> Fit:
@@ -40,7 +40,10 @@ def fit_sigmoid_log(n_data, gap) -> Fit:
 
     Returns g0, amp, rate, log_nstar and nstar = exp(log N*), whose standard error is the
     delta-method N*·se(log N*). Bounds keep the fit physical: 0 ≤ g₀, A ≤ 2 (eigengaps of
-    L_rw lie in [0, 2]), k > 0, log N* within two e-folds of the sampled range.
+    L_rw lie in [0, 2]), 0.05 ≤ k ≤ 20 (from a transition spread over decades to a step),
+    log N* within two e-folds of the sampled range. The least-squares surface has several
+    local minima for noisy data, so the fit starts from every sampled size and keeps the best.
+    `converged` is False when no start converged or the covariance is not finite.
     """
     x, y = np.asarray(n_data, dtype=float), np.asarray(gap, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -48,18 +51,26 @@ def fit_sigmoid_log(n_data, gap) -> Fit:
     if np.unique(x).size < 4:
         raise ValueError(f"a 4-parameter sigmoid needs >= 4 distinct N, got {np.unique(x).size}")
     lx = np.log(x)
-    lower = [0.0, 0.0, 1e-3, lx.min() - 2.0]
-    upper = [2.0, 2.0, 50.0, lx.max() + 2.0]
-    p0 = np.clip(_initial_sigmoid(x, y), np.add(lower, 1e-6), np.subtract(upper, 1e-6))
+    lower = np.array([0.0, 0.0, 0.05, lx.min() - 2.0])
+    upper = np.array([2.0, 2.0, 20.0, lx.max() + 2.0])
+    best, best_sse = None, np.inf
+    for p0 in _starts(x, y):
+        p0 = np.clip(p0, lower + 1e-6, upper - 1e-6)
+        try:
+            popt, pcov = curve_fit(sigmoid_log, x, y, p0=p0, bounds=(lower, upper), maxfev=5_000)
+        except RuntimeError:
+            continue
+        sse = float(np.sum((sigmoid_log(x, *popt) - y) ** 2))
+        if sse < best_sse:
+            best, best_sse = (popt, pcov), sse
     names = ("g0", "amp", "rate", "log_nstar")
-    try:
-        popt, pcov = curve_fit(sigmoid_log, x, y, p0=p0, bounds=(lower, upper), maxfev=20_000)
-        converged = bool(np.all(np.isfinite(pcov)))
-    except RuntimeError:
-        popt, pcov, converged = p0, np.full((4, 4), np.nan), False
+    if best is None:
+        popt, pcov, converged = np.full(4, np.nan), np.full((4, 4), np.nan), False
+    else:
+        (popt, pcov), converged = best, bool(np.all(np.isfinite(np.diag(best[1]))))
     se = np.sqrt(np.clip(np.diag(pcov), 0, None))
-    params = dict(zip(names, map(float, popt)))
-    stderr = dict(zip(names, map(float, se)))
+    params = dict(zip(names, map(float, popt), strict=True))
+    stderr = dict(zip(names, map(float, se), strict=True))
     params["nstar"] = float(np.exp(params["log_nstar"]))
     stderr["nstar"] = params["nstar"] * stderr["log_nstar"]
     return Fit(params, stderr, converged)
@@ -73,7 +84,10 @@ def exponential(n, log_c: float, rate: float) -> np.ndarray:
 def fit_exponential(n, nstar, nstar_stderr=None) -> Fit:
     """Fit N* = c·exp(r n) as a straight line in log N*, weighted by se(log N*) when given.
 
-    Also reports doubling = ln 2 / r, the increase of n that doubles N*.
+    The standard errors are the larger of two estimates: the N*'s own errors propagated
+    (absolute weights) and the scatter about the line (residual-scaled); with three or four n
+    the residual alone can be arbitrarily small. Also reports doubling = ln 2 / r, the
+    increase of n that doubles N*.
     """
     n, nstar = np.asarray(n, dtype=float), np.asarray(nstar, dtype=float)
     if n.size < 2:
@@ -84,18 +98,19 @@ def fit_exponential(n, nstar, nstar_stderr=None) -> Fit:
         sigma = np.asarray(nstar_stderr, dtype=float) / nstar          # se of log N*
         if not (np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
             sigma = None
-    if n.size == 2:    # exactly determined: no residual to estimate an error from
+    if n.size == 2:    # exactly determined: only the propagated errors exist
         rate = (y[1] - y[0]) / (n[1] - n[0])
         popt, se = np.array([y[0] - rate * n[0], rate]), np.full(2, np.nan)
         if sigma is not None:
             se_rate = np.hypot(sigma[0], sigma[1]) / abs(n[1] - n[0])
             se = np.array([np.hypot(sigma[0], n[0] * se_rate), se_rate])
     else:
-        # Relative weights: the residual scatter, not the sigmoid fits' own (optimistic)
-        # errors, sets the scale of the uncertainty.
         popt, pcov = curve_fit(exponential, n, y, p0=[y[0], 0.0], sigma=sigma,
                                absolute_sigma=False)
         se = np.sqrt(np.clip(np.diag(pcov), 0, None))
+        if sigma is not None:
+            _, pcov_abs = curve_fit(exponential, n, y, p0=popt, sigma=sigma, absolute_sigma=True)
+            se = np.maximum(se, np.sqrt(np.clip(np.diag(pcov_abs), 0, None)))
     params = {"log_c": float(popt[0]), "rate": float(popt[1])}
     stderr = {"log_c": float(se[0]), "rate": float(se[1])}
     params["doubling"] = float(np.log(2) / popt[1]) if popt[1] != 0 else float("inf")

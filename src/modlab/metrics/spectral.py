@@ -79,12 +79,17 @@ def laplacian_spectrum(w: ArrayLike) -> np.ndarray:
     flat = w.reshape(-1, post, pre)
     live = live_rows(flat)
     out = np.full((flat.shape[0], post), np.nan)
-    full = live.all(-1)
-    if full.any():
-        out[full] = np.linalg.eigvalsh(_sym_laplacian(cosine_similarity_graph(flat[full]))[0])
-    for i in np.flatnonzero(~full):
-        vals = laplacian_eigen(flat[i]).eigvals
-        out[i, : len(vals)] = vals
+    n_live = live.sum(-1)
+    # Matrices with the same number k of live neurons share one batched eigh: their live rows
+    # are moved to the front (stable, so in order) and the first k kept.
+    order = np.argsort(~live, axis=-1, kind="stable")
+    for k in np.unique(n_live):
+        if k == 0:
+            continue
+        sel = np.flatnonzero(n_live == k)
+        rows = order[sel, :k]
+        sub = flat[sel] if k == post else np.take_along_axis(flat[sel], rows[..., None], axis=1)
+        out[sel, :k] = np.linalg.eigvalsh(_sym_laplacian(cosine_similarity_graph(sub))[0])
     return out.reshape(*batch_shape, post)
 
 

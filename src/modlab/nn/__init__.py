@@ -1,5 +1,6 @@
 """Layers, noise and architectures."""
 from .activations import ACTIVATIONS, get_activation, leaky_relu
+from .autoencoder import LinearAutoencoder, MLPAutoencoder  # noqa: F401  (spec 3)
 from .ensemble import EnsembleLinear
 from .mlp import MLP, Forward
 from .modular import (

@@ -18,17 +18,19 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .activations import get_activation
+from .activations import ACTIVATIONS, get_activation
 from .ensemble import EnsembleLinear
 from .rng import make_generators
 
 
 class ModularForward(NamedTuple):
-    """Output (M, B, out), hidden activations (each (M, B, units)), block outputs (M, B, G·out_g)."""
+    """Output (M, B, out), hidden activations (each (M, B, units)), and the block outputs
+    (M, B, G·out_g) after the activation (what the head reads) and before it."""
 
     output: torch.Tensor
     hidden: list[torch.Tensor]
     modules: torch.Tensor | None
+    modules_pre: torch.Tensor | None = None
 
 
 class EnsemblePReLU(nn.Module):
@@ -61,6 +63,9 @@ def make_activation(name: str, members: int) -> nn.Module:
     """'prelu' (learnable, per member) or any name of `nn.activations.ACTIVATIONS`."""
     if name == "prelu":
         return EnsemblePReLU(members)
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {['prelu', *sorted(ACTIVATIONS)]}, "
+                         f"got {name!r}")
     return FixedActivation(name)
 
 
@@ -82,14 +87,16 @@ class _Stack(nn.Module):
         n_act = len(self.layers) if activate_last else len(self.layers) - 1
         self.acts = nn.ModuleList(make_activation(activation, members) for _ in range(n_act))
 
-    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """(output, hidden activations, pre-activation of the last layer)."""
         hidden = []
+        z = h
         for i, layer in enumerate(self.layers):
-            h = layer(h)
+            z = h = layer(h)
             if i < len(self.acts):
-                h = self.acts[i](h)
+                h = self.acts[i](z)
                 hidden.append(h)
-        return h, hidden
+        return h, hidden, z
 
 
 class DenseNet(nn.Module):
@@ -108,7 +115,7 @@ class DenseNet(nn.Module):
         return [layer.weight for layer in self.stack.layers]
 
     def forward_hidden(self, x: torch.Tensor) -> ModularForward:
-        out, hidden = self.stack(x)
+        out, hidden, _ = self.stack(x)
         return ModularForward(out, hidden, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -156,18 +163,20 @@ class ModularNet(nn.Module):
         if x.dim() == 2:
             x = x.expand(self.members, *x.shape)
         batch = x.shape[1]
-        h, block_hidden = self.blocks(self._to_blocks(x))
+        h, block_hidden, z = self.blocks(self._to_blocks(x))
         modules = self._from_blocks(h, batch)
-        out, head_hidden = self.head(modules)
+        out, head_hidden, _ = self.head(modules)
         hidden = [self._from_blocks(a, batch) for a in block_hidden] + head_hidden
-        return ModularForward(out, hidden, modules)
+        return ModularForward(out, hidden, modules, self._from_blocks(z, batch))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_hidden(x).output
 
-    def module_outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Each block's output on its own input: (M, B, G) for scalar block outputs."""
-        return self.forward_hidden(x).modules
+    def module_outputs(self, x: torch.Tensor, pre: bool = False) -> torch.Tensor:
+        """Each block's output on its own input, (M, B, G) for scalar block outputs: after the
+        block's final activation (what the head reads) or, with pre=True, before it."""
+        f = self.forward_hidden(x)
+        return f.modules_pre if pre else f.modules
 
     @property
     def weights(self) -> list[torch.Tensor]:

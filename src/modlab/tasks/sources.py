@@ -127,20 +127,24 @@ SOURCES: dict[str, SourceFamily] = {
     "gaussian": SourceFamily(gaussian_sources, "rho", seeded=True),
     "gaussian_clipped": SourceFamily(clipped_gaussian_sources, "rho", seeded=True),
     "grid_diagonal": SourceFamily(diagonal_sources, "extra", int),
-    "independent": SourceFamily(lambda: grid_sources(21, 3), None),
+    "independent": SourceFamily(lambda points=21: grid_sources(points, 3), None),
     "corner": SourceFamily(three_corner_sources, "q"),
     "diagonal_strengthen": SourceFamily(three_diagonal_strengthen_sources, "n", int),
     "diagonal_remove": SourceFamily(three_diagonal_remove_sources, "q"),
 }
 
 
-def make_sources(spec: str, seed: int = 0) -> np.ndarray:
-    """Build a named source set from "name" or "name:value" (see the module docstring)."""
+def make_sources(spec: str, seed: int = 0, points: int | None = None) -> np.ndarray:
+    """Build a named source set from "name" or "name:value" (see the module docstring).
+
+    `points` overrides the grid resolution (values per source) of the grid-based sets."""
     name, _, value = spec.partition(":")
     if name not in SOURCES:
         raise ValueError(f"source data set must be one of {sorted(SOURCES)}, got {name!r}")
     fam = SOURCES[name]
     kwargs = {"seed": seed} if fam.seeded else {}
+    if points is not None and not fam.seeded:
+        kwargs["points"] = points
     if value:
         if fam.param is None:
             raise ValueError(f"source data set {name!r} takes no parameter, got {spec!r}")
@@ -152,9 +156,10 @@ def make_sources(spec: str, seed: int = 0) -> np.ndarray:
 
 
 @register_task("sources")
-def sources_task(spec: str = "grid", seed: int = 0, demean: bool = True) -> Dataset:
+def sources_task(spec: str = "grid", seed: int = 0, points: int | None = None,
+                 demean: bool = True) -> Dataset:
     """Autoencoding a source set: x = y = the (demeaned) sample, test set = the same sample."""
-    s = make_sources(spec, seed)
+    s = make_sources(spec, seed, points)
     if demean:
         s = s - s.mean(0)
     t = as_tensor(s)

@@ -65,9 +65,10 @@ class RegressionObjective:
 
 
 # --------------------------------------------------------------------------------------------
-# Hand-derived backward pass (perf): the same objective as `RegressionObjective.__call__` +
-# autograd, with every large intermediate in preallocated buffers and about a third of the ops.
-# `tests/test_performance.py` checks it against autograd for every activation, noise site,
+# Hand-derived backward pass (perf). The same objective as `RegressionObjective.__call__` +
+# autograd, but with every large intermediate in preallocated buffers and about a third of the
+# kernel launches: no graph, no per-step allocation of (M, B, units) tensors.
+# tests/test_performance.py checks it against autograd for every activation, noise site,
 # dropout and regulariser.
 
 _MANUAL_ACTIVATIONS = ("leaky_relu", "relu", "tanh", "sigmoid", "identity")
@@ -90,320 +91,18 @@ def manual_gradient_unsupported(objective, model) -> str | None:
     if any(not p.requires_grad for p in model.parameters()):
         return "some parameters are frozen (requires_grad=False)"
     if "wa" in objective.active and not _alpha_ok(objective.wa_alpha):
-        return "wa_alpha < 1"
+        return "wa_alpha < 1 (|h|^(α-1) is unbounded at 0)"
     if "activity" in objective.active and not _alpha_ok(objective.activity_alpha):
-        return "activity_alpha < 1"
+        return "activity_alpha < 1 (|h|^(α-1) is unbounded at 0)"
     return None
 
 
-def _is_two(alpha) -> bool:
-    return not isinstance(alpha, torch.Tensor) and alpha == 2
-
-
-def _moment(h: torch.Tensor, alpha) -> torch.Tensor:
-    """E_b |h|^α over dim 1 (see `batch_moment`), (M, B, u) → (M, u)."""
-    if _is_two(alpha):
-        return torch.square(h).mean(1)
-    if not isinstance(alpha, torch.Tensor) and alpha == 1:
-        return h.abs().mean(1)
-    return h.abs().pow(alpha).mean(1)
-
-
-def _moment_grad(h: torch.Tensor, alpha, coef: torch.Tensor) -> torch.Tensor:
-    """coef · ∂E_b|h|^α/∂h = coef · α|h|^{α-1} sign(h) / B, coef (M, 1, u)."""
-    b = h.shape[1]
-    if _is_two(alpha):
-        return h * (coef * (2.0 / b))
-    if not isinstance(alpha, torch.Tensor) and alpha == 1:
-        return torch.sign(h) * (coef / b)
-    return h.abs().pow(alpha - 1).mul_(torch.sign(h)).mul_(coef * alpha / b)
+def _scalar(alpha, value: float) -> bool:
+    return not isinstance(alpha, torch.Tensor) and alpha == value
 
 
 def _add(total, term):
     return term if total is None else total + term
-
-
-class _Workspace:
-    """Preallocated (M, B, u) buffers for one batch size B (no allocation in the hot loop)."""
-
-    def __init__(self, members: int, batch: int, widths: list[int], like: torch.Tensor,
-                 noise_site: str | None, dropout: bool):
-        def buf(u):
-            return torch.empty(members, batch, u, dtype=like.dtype, device=like.device)
-
-        hid = widths[1:-1]
-        self.z = [buf(u) for u in widths[1:]]               # pre-activations, output last
-        self.gz = [buf(u) for u in widths[1:]]              # ∂/∂z
-        self.a = [buf(u) for u in hid]                      # activation outputs
-        self.gh = [buf(u) for u in hid]                     # ∂/∂(hidden) incl. regularisers
-        self.eps = [buf(u) for u in hid] if noise_site else None
-        self.amp = [buf(u) for u in hid] if noise_site else None
-        self.base = [buf(u) for u in hid] if noise_site else None
-        self.noisy = [buf(u) for u in hid] if noise_site else None
-        self.mask = [buf(u) for u in hid] if dropout else None
-        self.h = [buf(u) for u in hid] if dropout else None
-        self.diff = buf(widths[-1])
-
-
-class ManualGradient:
-    """Per-member (total, task) loss and exact parameter gradients of a `RegressionObjective`
-    on a modlab `MLP`, written into given gradient tensors, without building an autograd graph.
-
-    Equivalent to `objective(model, x, y)` followed by `total.sum().backward()` (to float
-    rounding), including activity noise (same random streams), dropout and every regulariser.
-    The model must be in training mode semantics: noise and dropout are applied.
-    """
-
-    def __init__(self, objective: RegressionObjective, model: MLP):
-        reason = manual_gradient_unsupported(objective, model)
-        if reason is not None:
-            raise ValueError(f"manual gradient not available: {reason}")
-        self.model, self.objective = model, objective
-        self.members = model.members
-        self.widths = list(model.widths)
-        self.layers = list(model.layers)
-        self.act = model.activation_name
-        noise = model.noise
-        self.noise_site = noise.site if bool((noise.sigma != 0).any()) else None
-        self.noise_eps = noise.eps
-        self.noise_gens = noise.generators
-        self.sigma = noise.sigma
-        alphas = noise.alpha.reshape(-1)
-        self.noise_alpha = float(alphas[0]) if bool((alphas == alphas[0]).all()) else noise.alpha
-        self.dropout_p = model.dropout.p
-        self.dropout_gens = model.dropout.generators
-        m = self.members
-        self.coef = {t: objective.coef[t].reshape(m, 1, 1) for t in objective.active}
-        self.wa_alpha, self.act_alpha = objective.wa_alpha, objective.activity_alpha
-        self._workspaces: dict[tuple, _Workspace] = {}
-
-    def workspace(self, batch: int, like: torch.Tensor) -> _Workspace:
-        key = (batch, like.device, like.dtype)
-        if key not in self._workspaces:
-            self._workspaces[key] = _Workspace(self.members, batch, self.widths, like,
-                                               self.noise_site, self.dropout_p > 0)
-        return self._workspaces[key]
-
-    # -- forward pieces ---------------------------------------------------------------------
-    def _activation(self, z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        if self.act == "leaky_relu":
-            return torch._C._nn.leaky_relu(z, 0.1, out=out)
-        if self.act == "relu":
-            return torch.clamp_min(z, 0.0, out=out)
-        if self.act == "tanh":
-            return torch.tanh(z, out=out)
-        if self.act == "sigmoid":
-            return torch.sigmoid(z, out=out)
-        return z
-
-    def _activation_backward(self, g: torch.Tensor, z: torch.Tensor, a: torch.Tensor,
-                             out: torch.Tensor) -> torch.Tensor:
-        aten = torch.ops.aten
-        if self.act == "leaky_relu":
-            return aten.leaky_relu_backward.grad_input(g, z, 0.1, False, grad_input=out)
-        if self.act == "relu":
-            return aten.threshold_backward.grad_input(g, a, 0.0, grad_input=out)
-        if self.act == "tanh":
-            return aten.tanh_backward.grad_input(g, a, grad_input=out)
-        if self.act == "sigmoid":
-            return aten.sigmoid_backward.grad_input(g, a, grad_input=out)
-        return g
-
-    def _noise(self, v: torch.Tensor, ws: _Workspace, k: int) -> torch.Tensor:
-        """v + σ·ε·(v² + e²)^{α/4} into ws.noisy[k]; keeps σε, amplitude and base for backward."""
-        eps = fill_member_randn_(ws.eps[k], self.noise_gens).mul_(self.sigma)
-        alpha = self.noise_alpha
-        if not isinstance(alpha, torch.Tensor) and alpha == 0:
-            return torch.add(v, eps, out=ws.noisy[k])
-        base = torch.mul(v, v, out=ws.base[k]).add_(self.noise_eps * self.noise_eps)
-        if isinstance(alpha, torch.Tensor):
-            amp = torch.pow(base, alpha / 4, out=ws.amp[k])
-        elif alpha == 2:
-            amp = torch.sqrt(base, out=ws.amp[k])
-        else:
-            amp = torch.pow(base, alpha / 4, out=ws.amp[k])
-        return torch.addcmul(v, eps, amp, out=ws.noisy[k])
-
-    def _noise_backward(self, g: torch.Tensor, v: torch.Tensor, ws: _Workspace, k: int) -> None:
-        """g ← g · ∂(noisy)/∂v = g · (1 + σε·(α/2)·v·amp/base), in place."""
-        alpha = self.noise_alpha
-        if not isinstance(alpha, torch.Tensor) and alpha == 0:
-            return
-        t = ws.eps[k] * ws.amp[k]
-        t.mul_(v).div_(ws.base[k]).mul_(alpha / 2)
-        g.addcmul_(g, t)
-
-    # -- the step -----------------------------------------------------------------------------
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, grads: Sequence[torch.Tensor]):
-        """Loss per member and gradients written into `grads` (aligned with model.parameters()).
-
-        x (M, B, in) and y (M, B, out); returns (total, task), each (M,).
-        """
-        n_layers = len(self.layers)
-        ws = self.workspace(x.shape[1], x)
-        weights = [layer.weight for layer in self.layers]
-        biases = [layer.bias for layer in self.layers]
-        inputs, hidden, pre, acts = [], [], [], []
-        h = x
-        for li, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            inputs.append(h)
-            z = ws.z[li]
-            if b is None:
-                torch.bmm(h, w.transpose(1, 2), out=z)
-            else:
-                torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), out=z)
-            if li == n_layers - 1:
-                break
-            k = li
-            if self.noise_site == "pre":
-                zin = self._noise(z, ws, k)
-            else:
-                zin = z
-            a = self._activation(zin, ws.a[k])
-            pre.append(zin)
-            acts.append(a)
-            h = a
-            if self.noise_site == "post":
-                h = self._noise(a, ws, k)
-            if self.dropout_p > 0:
-                keep = fill_member_rand_(ws.mask[k], self.dropout_gens).ge_(self.dropout_p)
-                h = torch.mul(h, keep, out=ws.h[k]).div_(1.0 - self.dropout_p)
-            hidden.append(h)
-
-        out = ws.z[-1]
-        diff = torch.sub(out, y, out=ws.diff)
-        task = torch.square(diff).mean((1, 2))
-        torch.mul(diff, 2.0 / diff[0].numel(), out=ws.gz[-1])
-
-        # Regularisers: values and the pieces their gradients need.
-        active, coef = self.objective.active, self.coef
-        reg_total = None
-        stats: dict[tuple[str, int], torch.Tensor] = {}
-
-        def stat(kind: str, li: int) -> torch.Tensor:
-            key = (kind, li)
-            if key not in stats:
-                w = weights[li]
-                if kind == "colsq":
-                    stats[key] = torch.square(w).sum(-2)
-                elif kind == "rowsq":
-                    stats[key] = torch.square(w).sum(-1)
-                elif kind == "colabs":
-                    stats[key] = w.abs().sum(-2)
-                else:
-                    stats[key] = w.abs().sum(-1)
-            return stats[key]
-
-        moments: dict[tuple[str, int], torch.Tensor] = {}
-        if "wa" in active:
-            value = None
-            for k, h in enumerate(hidden):
-                moments["wa", k] = _moment(h, self.wa_alpha)
-                value = _add(value, (stat("colsq", k + 1) * moments["wa", k]).sum(-1))
-            reg_total = _add(reg_total, coef["wa"].view(-1) * value)
-        if "activity" in active:
-            value = None
-            for h in hidden:
-                mom = _moment(h, self.act_alpha)
-                value = _add(value, mom.sum(-1))
-            reg_total = _add(reg_total, coef["activity"].view(-1) * value)
-        if "l1" in active:
-            value = _sum_all(w.abs().sum((-2, -1)) for w in weights)
-            reg_total = _add(reg_total, coef["l1"].view(-1) * value)
-        if "l2" in active:
-            value = _sum_all(torch.square(w).sum((-2, -1)) for w in weights)
-            reg_total = _add(reg_total, coef["l2"].view(-1) * value)
-        if "l12" in active:
-            value = _sum_all((stat("colsq", li + 1) * stat("rowabs", li)).sum(-1)
-                             for li in range(n_layers - 1))
-            reg_total = _add(reg_total, coef["l12"].view(-1) * value)
-        if "l21" in active:
-            value = _sum_all((stat("colabs", li + 1) * stat("rowsq", li)).sum(-1)
-                             for li in range(n_layers - 1))
-            reg_total = _add(reg_total, coef["l21"].view(-1) * value)
-        total = task if reg_total is None else task + reg_total
-
-        # Backward, output layer first.
-        for li in range(n_layers - 1, -1, -1):
-            g, w, inp = ws.gz[li], weights[li], inputs[li]
-            gw = grads[2 * li] if biases[0] is not None else grads[li]
-            lin, sgn = self._weight_coefficients(li, n_layers, stat, moments)
-            if lin is None and sgn is None:
-                torch.bmm(g.transpose(1, 2), inp, out=gw)
-            else:
-                reg = None if lin is None else w * lin
-                if sgn is not None:
-                    reg = _add(reg, torch.sign(w) * sgn)
-                torch.baddbmm(reg, g.transpose(1, 2), inp, out=gw)
-            if biases[li] is not None:
-                torch.sum(g, 1, out=grads[2 * li + 1])
-            if li == 0:
-                break
-            k = li - 1
-            gh = ws.gh[k]
-            extra = self._hidden_gradient(hidden[k], k, stat)
-            if extra is None:
-                torch.bmm(g, w, out=gh)
-            else:
-                torch.baddbmm(extra, g, w, out=gh)
-            if self.dropout_p > 0:
-                gh.div_(1.0 - self.dropout_p).mul_(ws.mask[k])
-            if self.noise_site == "post":
-                self._noise_backward(gh, acts[k], ws, k)
-            gz = self._activation_backward(gh, pre[k], acts[k], ws.gz[k])
-            if self.noise_site == "pre":
-                if gz is not ws.gz[k]:
-                    gz = ws.gz[k].copy_(gz)
-                self._noise_backward(gz, ws.z[k], ws, k)
-            elif gz is not ws.gz[k]:
-                ws.gz[k].copy_(gz)
-        return total, task
-
-    def _weight_coefficients(self, li: int, n_layers: int, stat, moments):
-        """∂R/∂W^l = W ⊙ lin + sign(W) ⊙ sgn, with lin, sgn broadcastable to (M, post, pre)."""
-        active, coef = self.objective.active, self.coef
-        lin = sgn = None
-        if "l2" in active:
-            lin = _add(lin, 2 * coef["l2"])
-        if "l1" in active:
-            sgn = _add(sgn, coef["l1"])
-        if li >= 1:  # W^l is the outgoing weight of hidden layer l-1 (columns = its neurons)
-            if "wa" in active:
-                lin = _add(lin, (2 * coef["wa"]) * moments["wa", li - 1].unsqueeze(1))
-            if "l12" in active:
-                lin = _add(lin, (2 * coef["l12"]) * stat("rowabs", li - 1).unsqueeze(1))
-            if "l21" in active:
-                sgn = _add(sgn, coef["l21"] * stat("rowsq", li - 1).unsqueeze(1))
-        if li <= n_layers - 2:  # W^l is the incoming weight of hidden layer l (rows = its neurons)
-            if "l12" in active:
-                sgn = _add(sgn, coef["l12"] * stat("colsq", li + 1).unsqueeze(2))
-            if "l21" in active:
-                lin = _add(lin, (2 * coef["l21"]) * stat("colabs", li + 1).unsqueeze(2))
-        return lin, sgn
-
-    def _hidden_gradient(self, h: torch.Tensor, k: int, stat) -> torch.Tensor | None:
-        """∂R/∂h^k from the activity-dependent regularisers (WA, activity), or None."""
-        active, coef = self.objective.active, self.coef
-        terms = []
-        if "wa" in active:
-            terms.append((self.wa_alpha, coef["wa"] * stat("colsq", k + 1).unsqueeze(1)))
-        if "activity" in active:
-            terms.append((self.act_alpha, coef["activity"]))
-        if not terms:
-            return None
-        if len(terms) == 2 and _same_alpha(terms[0][0], terms[1][0]):
-            terms = [(terms[0][0], terms[0][1] + terms[1][1])]
-        out = None
-        for alpha, c in terms:
-            out = _add(out, _moment_grad(h, alpha, c))
-        return out
-
-
-def _same_alpha(a, b) -> bool:
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return a is b
-    return a == b
 
 
 def _sum_all(values) -> torch.Tensor:
@@ -412,3 +111,402 @@ def _sum_all(values) -> torch.Tensor:
     for v in values[1:]:
         total = total + v
     return total
+
+
+# A matmul whose result has fewer columns than this is slow on CPU BLAS (measured: ~5× for
+# 32×4 results of a length-200 contraction); such products are computed transposed.
+_NARROW = 16
+
+
+class _Workspace:
+    """Preallocated buffers for one batch size B, kept small so they stay in cache.
+
+    Forward: one (M, B, u) buffer per hidden layer (the activation is applied in place), plus
+    the noise and dropout buffers when those are on. Backward: two shared buffers, used by
+    alternate layers. The output layer is (M, out, B) (units-major) when `out_t`, see `_NARROW`.
+    """
+
+    def __init__(self, members: int, batch: int, widths: list[int], like: torch.Tensor,
+                 noise_site: str | None, dropout: bool, out_t: bool):
+        opts = {"dtype": like.dtype, "device": like.device}
+
+        def bufs(units, on=True):
+            return [torch.empty(members, batch, u, **opts) for u in units] if on else None
+
+        def shared(units):
+            storage = torch.empty(members * batch * max(units), **opts)
+            return [storage[: members * batch * u].view(members, batch, u) for u in units]
+
+        hid = widths[1:-1]
+        n_out = widths[-1]
+        noisy = noise_site is not None
+        self.batch = batch
+        self.z = bufs(hid)                          # pre-activations (activation in place
+        self.eps = bufs(hid, noisy)                 # unless noise needs z): σ·ε
+        self.amp = bufs(hid, noisy)                 # (v² + e²)^{α/4}
+        self.base = bufs(hid, noisy)                # v² + e²
+        self.noisy = bufs(hid, noisy)               # v + σ·ε·amp
+        self.mask = bufs(hid, dropout)
+        self.h = bufs(hid, dropout)
+        self.grad = [shared(hid), shared(hid)]      # ∂/∂h then, in place, ∂/∂z: layer k uses k % 2
+        self.tmp = shared(hid)
+        out_shape = (members, n_out, batch) if out_t else (members, batch, n_out)
+        self.out = torch.empty(out_shape, **opts)
+        self.diff = torch.empty(out_shape, **opts)
+        self.diff_sq = torch.empty(out_shape, **opts)
+        self.g_out = torch.empty(out_shape, **opts)
+        # ∂W^l computed as its transpose (in × out), for layers with a narrow input
+        self.gw_t = {li: torch.empty(members, a, b, **opts)
+                     for li, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True))
+                     if a < _NARROW <= b}
+        self._opts = opts
+        self._consts: dict = {}
+
+    def c(self, value: float) -> torch.Tensor:
+        """A cached 0-dim tensor: multiplying by a Python float converts it to a tensor on
+        every call (four extra dispatcher ops)."""
+        t = self._consts.get(value)
+        if t is None:
+            t = self._consts[value] = torch.tensor(value, **self._opts)
+        return t
+
+    def scaled(self, key: str, coef: torch.Tensor, factor: float) -> torch.Tensor:
+        """coef · factor, computed once per workspace."""
+        t = self._consts.get((key, factor))
+        if t is None:
+            t = self._consts[(key, factor)] = coef * factor
+        return t
+
+
+class ManualGradient:
+    """Per-member (total, task) losses of a `RegressionObjective` on a modlab `MLP`, and the
+    exact gradient of their sum written into given tensors, without autograd.
+
+    Equal (to float rounding) to `total, task = objective(model, x, y)` in training mode
+    followed by `total.sum().backward()`: same noise and dropout draws (same per-member
+    generators, same order), same regularisers (WA, activity with any α ≥ 1, L1, L2, L12, L21).
+    """
+
+    def __init__(self, objective: RegressionObjective, model: MLP):
+        reason = manual_gradient_unsupported(objective, model)
+        if reason is not None:
+            raise ValueError(f"manual gradient not available: {reason}")
+        self.model, self.objective = model, objective
+        self.members = m = model.members
+        self.widths = list(model.widths)
+        self.layers = list(model.layers)
+        self.has_bias = self.layers[0].bias is not None
+        self.out_t = self.widths[-1] < _NARROW
+        self.act = model.activation_name
+        noise = model.noise
+        self.noise_site = noise.site if bool((noise.sigma != 0).any()) else None
+        self.noise_e2 = noise.eps * noise.eps
+        self.noise_gens = noise.generators
+        self.sigma = noise.sigma
+        alphas = noise.alpha.reshape(-1)
+        same = bool((alphas == alphas[0]).all())
+        self.noise_alpha = float(alphas[0]) if same else noise.alpha
+        self.noise_half_alpha = self.noise_alpha / 2
+        self.dropout_p = model.dropout.p
+        self.dropout_gens = model.dropout.generators
+        self.active = set(objective.active)
+        self.coef = {t: objective.coef[t].reshape(m, 1, 1) for t in objective.active}
+        self.coef_flat = {t: objective.coef[t].reshape(m) for t in objective.active}
+        self.coef2 = {t: 2 * c for t, c in self.coef.items()}
+        self.wa_alpha, self.act_alpha = objective.wa_alpha, objective.activity_alpha
+        self.need = self._needed_statistics(len(self.layers))
+        self._workspaces: dict[tuple, _Workspace] = {}
+        self._views_key: tuple = ()
+
+    def _needed_statistics(self, n_layers: int) -> dict[str, set[int]]:
+        """Which per-layer weight statistics (squared / absolute row and column sums) the
+        active regularisers use, by layer index."""
+        every, outgoing, incoming = set(range(n_layers)), set(range(1, n_layers)), set(range(n_layers - 1))
+        active = self.active
+        need = {k: set() for k in ("colsq", "rowsq", "colabs", "rowabs")}
+        if "l2" in active:
+            need["colsq"] |= every
+        if "wa" in active:
+            need["colsq"] |= outgoing
+        if "l1" in active:
+            need["rowabs"] |= every
+        if "l12" in active:
+            need["colsq"] |= outgoing
+            need["rowabs"] |= incoming
+        if "l21" in active:
+            need["colabs"] |= outgoing
+            need["rowsq"] |= incoming
+        need["abs"] = need["colabs"] | need["rowabs"]
+        return need
+
+    def workspace(self, batch: int, like: torch.Tensor) -> _Workspace:
+        key = (batch, like.device, like.dtype)
+        if key not in self._workspaces:
+            self._workspaces[key] = _Workspace(self.members, batch, self.widths, like,
+                                               self.noise_site, self.dropout_p > 0, self.out_t)
+        return self._workspaces[key]
+
+    def _views(self):
+        """Weights, their transposes and (M, 1, out) biases; rebuilt if parameters moved."""
+        key = tuple(layer.weight.data_ptr() for layer in self.layers)
+        if key != self._views_key:
+            self.w = [layer.weight for layer in self.layers]
+            self.wt = [w.transpose(1, 2) for w in self.w]
+            self.b = [None if layer.bias is None else layer.bias.unsqueeze(1)
+                      for layer in self.layers]
+            last = self.layers[-1].bias
+            if self.out_t and last is not None:
+                self.b[-1] = last.unsqueeze(2)
+            self._views_key = key
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _activation_(self, z: torch.Tensor) -> torch.Tensor:
+        """φ(z) in place."""
+        act = self.act
+        if act == "leaky_relu":
+            return torch._C._nn.leaky_relu_(z, 0.1)
+        if act == "relu":
+            return z.clamp_min_(0.0)
+        if act == "tanh":
+            return z.tanh_()
+        if act == "sigmoid":
+            return z.sigmoid_()
+        return z
+
+    def _activation_backward_(self, g: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """g ← g·φ'(z) in place, from the activation's output a = φ(z) (φ' > 0 ⇔ a > 0)."""
+        aten, act = torch.ops.aten, self.act
+        if act == "leaky_relu":
+            return aten.leaky_relu_backward.grad_input(g, a, 0.1, True, grad_input=g)
+        if act == "relu":
+            return aten.threshold_backward.grad_input(g, a, 0.0, grad_input=g)
+        if act == "tanh":
+            return aten.tanh_backward.grad_input(g, a, grad_input=g)
+        if act == "sigmoid":
+            return aten.sigmoid_backward.grad_input(g, a, grad_input=g)
+        return g
+
+    def _noise(self, v: torch.Tensor, ws: _Workspace, k: int) -> torch.Tensor:
+        """v + σ·ε·(v² + e²)^{α/4} (Eqs. 2, 4); keeps σε, amplitude and v² + e² for backward."""
+        eps = fill_member_randn_(ws.eps[k], self.noise_gens).mul_(self.sigma)
+        alpha = self.noise_alpha
+        if _scalar(alpha, 0):
+            return torch.add(v, eps, out=ws.noisy[k])
+        base = torch.mul(v, v, out=ws.base[k]).add_(ws.c(self.noise_e2))
+        if _scalar(alpha, 2):
+            amp = torch.sqrt(base, out=ws.amp[k])
+        else:
+            amp = torch.pow(base, alpha / 4, out=ws.amp[k])
+        return torch.addcmul(v, eps, amp, out=ws.noisy[k])
+
+    def _noise_backward(self, g: torch.Tensor, v: torch.Tensor, ws: _Workspace, k: int) -> None:
+        """g ← g · (1 + σε·(α/2)·v·amp/(v² + e²)), in place (g must not alias ws.tmp[k])."""
+        if _scalar(self.noise_alpha, 0):
+            return
+        t = torch.mul(ws.eps[k], ws.amp[k], out=ws.tmp[k])
+        half = self.noise_half_alpha
+        t.mul_(v).div_(ws.base[k]).mul_(half if isinstance(half, torch.Tensor) else ws.c(half))
+        g.addcmul_(g, t)
+
+    def _moment(self, h: torch.Tensor, alpha, tmp: torch.Tensor, ws: _Workspace) -> torch.Tensor:
+        """E_b |h|^α per member and unit (see `batch_moment`): (M, B, u) → (M, u)."""
+        inv_b = ws.c(1.0 / h.shape[1])
+        if _scalar(alpha, 2):
+            return torch.linalg.vecdot(h, h, dim=1).mul_(inv_b)
+        if _scalar(alpha, 1):
+            return torch.abs(h, out=tmp).sum(1).mul_(inv_b)
+        return torch.abs(h, out=tmp).pow_(alpha).sum(1).mul_(inv_b)
+
+    @staticmethod
+    def _moment_grad(gh: torch.Tensor, h: torch.Tensor, alpha, c: torch.Tensor,
+                     tmp: torch.Tensor, add: bool) -> None:
+        """gh (+)= c · ∂(B·E_b|h|^α)/∂h / α = c · |h|^{α-1}·sign(h), with c = coef·α/B (M, 1, u)
+        or (M, 1, 1) (see `_hidden_gradient`); `add` False overwrites gh."""
+        if _scalar(alpha, 2):
+            term = h
+        elif _scalar(alpha, 1):
+            term = torch.sign(h, out=tmp)
+        else:
+            term = torch.abs(h, out=tmp).pow_(alpha - 1).mul_(torch.sign(h))
+        if add:
+            gh.addcmul_(term, c)
+        else:
+            torch.mul(term, c, out=gh)
+
+    # -- the step -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, grads: Sequence[torch.Tensor]):
+        """Losses per member and gradients written into `grads` (ordered as model.parameters()).
+
+        x (M, B, in) and y (M, B, out), any strides; returns (total, task), each (M,).
+        """
+        return self.step(x, y, grads)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, grads: Sequence[torch.Tensor]):
+        """`__call__` without the no_grad guard (the caller holds one: the training loop)."""
+        self._views()
+        n_layers = len(self.layers)
+        last = n_layers - 1
+        ws = self.workspace(x.shape[1], x)
+        w, wt, bias = self.w, self.wt, self.b
+        active, noise_site, dropout = self.active, self.noise_site, self.dropout_p > 0
+        out_t = self.out_t
+
+        # Forward.
+        inputs, hidden, acts = [], [], []
+        h = x
+        for li in range(last):
+            inputs.append(h)
+            z = ws.z[li]
+            if bias[li] is None:
+                torch.bmm(h, wt[li], out=z)
+            else:
+                torch.baddbmm(bias[li], h, wt[li], out=z)
+            a = self._activation_(self._noise(z, ws, li) if noise_site == "pre" else z)
+            acts.append(a)
+            h = self._noise(a, ws, li) if noise_site == "post" else a
+            if dropout:
+                keep = fill_member_rand_(ws.mask[li], self.dropout_gens).ge_(self.dropout_p)
+                h = torch.mul(h, keep, out=ws.h[li]).div_(ws.c(1.0 - self.dropout_p))
+            hidden.append(h)
+        inputs.append(h)
+        out = ws.out
+        if out_t:  # z^T = W h^T: (M, out, B)
+            if bias[last] is None:
+                torch.bmm(w[last], h.transpose(1, 2), out=out)
+            else:
+                torch.baddbmm(bias[last], w[last], h.transpose(1, 2), out=out)
+        elif bias[last] is None:
+            torch.bmm(h, wt[last], out=out)
+        else:
+            torch.baddbmm(bias[last], h, wt[last], out=out)
+
+        diff = torch.sub(out, y.transpose(1, 2) if out_t else y, out=ws.diff)
+        n = diff.shape[1] * diff.shape[2]
+        flat_diff = diff.view(diff.shape[0], n)
+        task = torch.linalg.vecdot(flat_diff, flat_diff).mul_(ws.c(1.0 / n))
+        torch.mul(diff, ws.c(2.0 / n), out=ws.g_out)
+
+        # Weight statistics the regularisers need (small tensors).
+        need = self.need
+        vecdot = torch.linalg.vecdot
+        ab = [w[li].abs() if li in need["abs"] else None for li in range(n_layers)]
+        colsq = [vecdot(w[li], w[li], dim=-2) if li in need["colsq"] else None
+                 for li in range(n_layers)]
+        rowsq = [vecdot(w[li], w[li], dim=-1) if li in need["rowsq"] else None
+                 for li in range(n_layers)]
+        colabs = [ab[li].sum(-2) if li in need["colabs"] else None for li in range(n_layers)]
+        rowabs = [ab[li].sum(-1) if li in need["rowabs"] else None for li in range(n_layers)]
+
+        # Regulariser values.
+        cf = self.coef_flat
+        total = task
+        wa_moments = []
+        if "wa" in active:
+            wa_moments = [self._moment(hk, self.wa_alpha, ws.tmp[k], ws)
+                          for k, hk in enumerate(hidden)]
+            value = torch.linalg.vecdot(torch.cat(colsq[1:], 1), torch.cat(wa_moments, 1))
+            total = torch.addcmul(total, cf["wa"], value)
+        if "activity" in active:
+            moments = [self._moment(hk, self.act_alpha, ws.tmp[k], ws)
+                       for k, hk in enumerate(hidden)]
+            total = torch.addcmul(total, cf["activity"], torch.cat(moments, 1).sum(1))
+        if "l1" in active:
+            total = torch.addcmul(total, cf["l1"], torch.cat(rowabs, 1).sum(1))
+        if "l2" in active:
+            total = torch.addcmul(total, cf["l2"], torch.cat(colsq, 1).sum(1))
+        if "l12" in active:
+            value = torch.linalg.vecdot(torch.cat(colsq[1:], 1), torch.cat(rowabs[:-1], 1))
+            total = torch.addcmul(total, cf["l12"], value)
+        if "l21" in active:
+            value = torch.linalg.vecdot(torch.cat(colabs[1:], 1), torch.cat(rowsq[:-1], 1))
+            total = torch.addcmul(total, cf["l21"], value)
+
+        # Backward, output layer first.
+        stride = 2 if self.has_bias else 1
+        g = ws.g_out
+        for li in range(last, -1, -1):
+            gw = grads[stride * li]
+            g_t = li == last and out_t   # g is (M, out, B)
+            if g_t:
+                torch.bmm(g, inputs[li], out=gw)
+            elif li in ws.gw_t:
+                gw.copy_(torch.bmm(inputs[li].transpose(1, 2), g, out=ws.gw_t[li]).transpose(1, 2))
+            else:
+                torch.bmm(g.transpose(1, 2), inputs[li], out=gw)
+            lin, sgn = self._weight_coefficients(li, last, wa_moments, colsq, rowsq, colabs,
+                                                 rowabs)
+            if lin is not None:
+                gw.addcmul_(w[li], lin)
+            if sgn is not None:
+                gw.addcmul_(torch.sign(w[li]), sgn)
+            if self.has_bias:
+                torch.sum(g, 2 if g_t else 1, out=grads[stride * li + 1])
+            if li == 0:
+                break
+            k = li - 1
+            gh, g_in = ws.grad[k % 2][k], g.transpose(1, 2) if g_t else g
+            if self._hidden_gradient(gh, hidden[k], colsq[li], ws.tmp[k], ws):
+                torch.baddbmm(gh, g_in, w[li], out=gh)  # gh is its own input: no copy
+            else:
+                torch.bmm(g_in, w[li], out=gh)
+            if dropout:
+                gh.div_(ws.c(1.0 - self.dropout_p)).mul_(ws.mask[k])
+            if noise_site == "post":
+                self._noise_backward(gh, acts[k], ws, k)
+            g = self._activation_backward_(gh, acts[k])
+            if noise_site == "pre":
+                self._noise_backward(g, ws.z[k], ws, k)
+        return total, task
+
+    def _weight_coefficients(self, li, last, wa_moments, colsq, rowsq, colabs, rowabs):
+        """∂R/∂W^l = W ⊙ lin + sign(W) ⊙ sgn; lin, sgn broadcast against (M, post, pre)."""
+        active, coef, coef2 = self.active, self.coef, self.coef2
+        lin = coef2["l2"] if "l2" in active else None
+        sgn = coef["l1"] if "l1" in active else None
+        if li >= 1:  # W^l leaves hidden layer l-1: its columns are that layer's neurons
+            if "wa" in active:
+                mom = wa_moments[li - 1].unsqueeze(1)
+                lin = coef2["wa"] * mom if lin is None else torch.addcmul(lin, coef2["wa"], mom)
+            if "l12" in active:
+                lin = _add(lin, coef2["l12"] * rowabs[li - 1].unsqueeze(1))
+            if "l21" in active:
+                sgn = _add(sgn, coef["l21"] * rowsq[li - 1].unsqueeze(1))
+        if li < last:  # W^l enters hidden layer l: its rows are that layer's neurons
+            if "l12" in active:
+                sgn = _add(sgn, coef["l12"] * colsq[li + 1].unsqueeze(2))
+            if "l21" in active:
+                lin = _add(lin, coef2["l21"] * colabs[li + 1].unsqueeze(2))
+        return lin, sgn
+
+    def _hidden_gradient(self, gh, h, colsq_out, tmp, ws: _Workspace) -> bool:
+        """Writes ∂R/∂h of the activity-dependent regularisers (WA, activity) into gh and
+        returns True, or returns False when there are none. colsq_out: squared column norms
+        of the weight leaving this layer."""
+        active = self.active
+        wa = act = None
+        if "wa" in active:
+            wa = colsq_out.unsqueeze(1) * self._moment_coef(ws, "wa", self.wa_alpha)
+        if "activity" in active:
+            act = self._moment_coef(ws, "activity", self.act_alpha)
+        if wa is not None and act is not None and _same_alpha(self.wa_alpha, self.act_alpha):
+            wa, act = wa + act, None
+        if wa is not None:
+            self._moment_grad(gh, h, self.wa_alpha, wa, tmp, add=False)
+        if act is not None:
+            self._moment_grad(gh, h, self.act_alpha, act, tmp, add=wa is not None)
+        return wa is not None or act is not None
+
+    def _moment_coef(self, ws: _Workspace, term: str, alpha) -> torch.Tensor:
+        """λ·α/B (M, 1, 1), cached per workspace (B)."""
+        key = (term, "moment")
+        t = ws._consts.get(key)
+        if t is None:
+            t = ws._consts[key] = self.coef[term] * alpha * (1.0 / ws.batch)
+        return t
+
+
+def _same_alpha(a, b) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return a is b
+    return a == b

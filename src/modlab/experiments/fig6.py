@@ -1,0 +1,143 @@
+"""Figure 6: sample complexity — the training-set size N* at which WA finds the n modules grows
+exponentially with n."""
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+from pydantic import Field
+
+from ..metrics import exponential, fit_exponential, fit_sigmoid_log, sigmoid_log
+from .base import Context, Experiment, register
+from .members import Member, modularity_rows, train_groups, with_overrides
+from .noise_figures import MLPFigureConfig, base_run
+from .plots import errorbar_by, save
+from .results import atomic_write_text
+
+
+class Fig6Config(MLPFigureConfig):
+    """`n`, `hidden` and `n_train` of the base config are replaced by the sweep below."""
+
+    ns: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6])
+    width_per_n: int = Field(8, ge=1, description="hidden width = width_per_n · n")
+    sizes: list[int] = Field(default_factory=lambda: [2 ** k for k in range(5, 16)],
+                             description="training-set sizes N (log-spaced)")
+    lam: float = Field(1e-3, ge=0, description="λ of the WA regulariser")
+
+
+def members_for(cfg: Fig6Config, n: int, n_train: int) -> list[Member]:
+    """Seeds of one (n, N) point: same shapes, so one ensemble. Each seed draws its own
+    training set (data_seed = seed): N* should not hinge on one lucky draw."""
+    base = base_run(cfg.model_copy(update={"n": n, "hidden": cfg.width_per_n * n,
+                                           "n_train": n_train}))
+    name = f"n={n} N={n_train}"
+    return [Member(name, s, with_overrides(base, {"seed": s, "reg.wa": cfg.lam,
+                                                  "task.params.data_seed": s}))
+            for s in cfg.seed_list()]
+
+
+def run(cfg: Fig6Config, ctx: Context) -> list[dict]:
+    if min(cfg.ns) < 2 or min(cfg.sizes) < 1:
+        raise ValueError(f"ns must be >= 2 and sizes >= 1, got ns={cfg.ns}, sizes={cfg.sizes}")
+    # One ensemble per (n, N): data sets of different N cannot share a batched tensor.
+    points = [(n, size) for n in cfg.ns for size in cfg.sizes]
+    trained = train_groups([members_for(cfg, n, size) for n, size in points], ctx,
+                           device=cfg.device, workers=cfg.workers)
+    rows = []
+    for t in trained:
+        params = t.config.task.params
+        rows += [{**r, "n": params["n"], "n_train": params["n_train"]}
+                 for r in modularity_rows([t], collapsed=cfg.collapsed)
+                 if r["layer"] == 0]      # the figure's quantity: layer-0 g_n
+    fits = fit_rows(rows, cfg.ns)
+    plot_gap_vs_size(rows, fits, ctx)
+    atomic_write_text(ctx.out / "fits.json", json.dumps(fits, indent=1))
+    return rows + fits
+
+
+def determined(fit, sizes: list[int], max_log_se: float = float(np.log(10))) -> bool:
+    """A usable N*: the fit converged, N* lies inside the sampled sizes (not extrapolated) and
+    is known to within a factor 10 (se of log N* < ln 10). The exponential fit weights the
+    usable N* by their errors, so this only screens out fits that carry no information."""
+    return bool(fit.converged and np.log(min(sizes)) <= fit["log_nstar"] <= np.log(max(sizes))
+                and fit.stderr["log_nstar"] < max_log_se)
+
+
+def fit_rows(rows: list[dict], ns: list[int]) -> list[dict]:
+    """Sigmoid fit in log N per n (all seeds' points), then N* = c·exp(r n) across the n whose
+    N* is determined."""
+    fits = []
+    for n in ns:
+        pts = [(r["n_train"], r["gap_at_true_k"]) for r in rows if r["n"] == n]
+        try:
+            f = fit_sigmoid_log(*zip(*pts, strict=True))
+        except ValueError:
+            continue
+        fits.append({"setting": f"sigmoid fit n={n}", "layer": 0, "n": n,
+                     "converged": f.converged, "determined": determined(f, [p[0] for p in pts]),
+                     **f.params, **{f"{k}_se": v for k, v in f.stderr.items()},
+                     "log10_nstar": f["log_nstar"] / np.log(10)})
+    ok = [f for f in fits if f["determined"]]
+    if len(ok) >= 2:
+        e = fit_exponential([f["n"] for f in ok], [f["nstar"] for f in ok],
+                            [f["nstar_se"] for f in ok])
+        fits.append({"setting": "exponential fit", "layer": 0, "converged": True,
+                     "fitted_ns": [f["n"] for f in ok],
+                     "exp_rate": e["rate"], "exp_rate_se": e.stderr["rate"],
+                     "exp_log_c": e["log_c"], "exp_log_c_se": e.stderr["log_c"],
+                     "doubling": e["doubling"], "doubling_se": e.stderr["doubling"]})
+    return fits
+
+
+def plot_gap_vs_size(rows: list[dict], fits: list[dict], ctx: Context) -> None:
+    """Fig. 6b: layer-0 g_n against N per n with the sigmoid fits; 6c: N* against n (log)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    errorbar_by(left, rows, "n_train", "gap_at_true_k", hue="n")
+    grid = np.geomspace(min(r["n_train"] for r in rows), max(r["n_train"] for r in rows), 200)
+    sig = [f for f in fits if f["setting"].startswith("sigmoid") and f["converged"]]
+    for i, f in enumerate(sig):
+        left.plot(grid, sigmoid_log(grid, f["g0"], f["amp"], f["rate"], f["log_nstar"]),
+                  ls="--", lw=1, color=f"C{i}")
+    left.set_xscale("log")
+    left.set_xlabel("training-set size N")
+    left.set_ylabel("layer-0 eigengap $g_n$")
+    left.legend(title="n", fontsize=7)
+    for det, style in ((True, "o"), (False, "x")):
+        pts = [f for f in sig if f["determined"] == det]
+        if pts:
+            right.errorbar([f["n"] for f in pts], [f["nstar"] for f in pts],
+                           yerr=[min(f["nstar_se"], f["nstar"] * 10) for f in pts], marker=style,
+                           capsize=3, ls="none", color="k",
+                           label=None if det else "not determined")
+    exp = [f for f in fits if f["setting"] == "exponential fit"]
+    if exp:
+        ns = np.linspace(min(exp[0]["fitted_ns"]), max(exp[0]["fitted_ns"]), 50)
+        e = exp[0]
+        right.plot(ns, np.exp(exponential(ns, e["exp_log_c"], e["exp_rate"])), "k--", lw=1,
+                   label=f"N* ∝ exp({e['exp_rate']:.2f}·n)")
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=7)
+    right.set_yscale("log")
+    right.set_xlabel("number of modules n")
+    right.set_ylabel("transition size N*")
+    save(fig, ctx.out / "sample_complexity.png")
+
+
+register(Experiment(
+    name="fig6",
+    title="Sample complexity of modularity emergence",
+    paper="Qian, Liang & Fiete 2025, Fig. 6",
+    claim="the data size N* at which layer-0 g_n switches on grows exponentially with n",
+    config=Fig6Config,
+    run=run,
+    presets={
+        "quick": {"ns": [2, 3, 4], "sizes": [2 ** k for k in range(2, 12)], "seeds": 5,
+                  "steps": 5_000, "eval_every": 1000, "workers": 2},
+        "paper": {"seeds": 5, "steps": 50_000, "sizes": [2 ** k for k in range(2, 16)],
+                  "workers": 2},
+    },
+    summary_metrics=("gap_at_true_k", "k_star", "test_loss", "nstar", "nstar_se", "exp_rate",
+                     "exp_rate_se"),
+    group_by=("setting",),
+))

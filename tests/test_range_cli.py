@@ -1,0 +1,93 @@
+"""`modlab range-check`: verdicts, JSON output, the plot, and one-line errors for bad CSVs."""
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from modlab.cli import app
+from modlab.tasks.sources import make_sources
+
+runner = CliRunner()
+
+
+def write_csv(path, header, rows):
+    lines = [",".join(header)] + [",".join(str(v) for v in r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def band_csv(tmp_path):
+    s = make_sources("band:1.2")
+    rows = [(a, b, i % 3) for i, (a, b) in enumerate(s)]
+    return write_csv(tmp_path / "band.csv", ["x", "y", "label"], rows)
+
+
+def test_json_output_and_plot(band_csv, tmp_path):
+    plot = tmp_path / "fig.png"
+    result = runner.invoke(app, ["range-check", str(band_csv), "--columns", "x,y", "--json",
+                                 "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["verdict"] == "mixed" and out["margin"] == pytest.approx(-0.4028, abs=1e-4)
+    assert out["columns"] == ["x", "y"] and out["samples"] == 101
+    assert plot.exists() and out["plot"] == str(plot)
+
+
+def test_modular_grid_text_output_default_plot_path(tmp_path):
+    path = write_csv(tmp_path / "grid.csv", ["a", "b"], make_sources("grid"))
+    result = runner.invoke(app, ["range-check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "verdict: modular" in result.output
+    assert (tmp_path / "grid.range.png").exists()
+
+
+def test_three_columns_need_no_plot(tmp_path):
+    path = write_csv(tmp_path / "three.csv", ["a", "b", "c"], make_sources("corner:1.0")[::7])
+    result = runner.invoke(app, ["range-check", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["verdict"] == "mixed" and out["n_sources"] == 3 and out["plot"] is None
+
+
+def test_repeated_columns_option(band_csv):
+    result = runner.invoke(app, ["range-check", str(band_csv), "--columns", "y", "--columns", "x",
+                                 "--json", "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["columns"] == ["y", "x"]
+
+
+GOOD = [(0, 1), (1, 0), (2, 2), (3, 1)]
+
+
+@pytest.mark.parametrize("header, rows, args, needle", [
+    (["x", "y"], GOOD, ["--columns", "x,z"], "column 'z' not in"),
+    (["x", "y"], [(0, 1), (1, "nan"), (2, 2)], [], "column 'y' has a NaN at row 2"),
+    (["x", "y"], [(0, 1), (1, ""), (2, 2)], [], "column 'y' has a missing value at row 2"),
+    (["x", "y"], [(0, 1), (1, "abc"), (2, 2)], [], "non-numeric value 'abc'"),
+    (["x", "y"], [(0, 1), (1, 2)], [], "need at least 3 rows"),
+    (["x", "y"], [(0, 1), (1, 1), (2, 1)], [], "column 'y' is constant"),
+    (["x", "y"], GOOD, ["--columns", "x"], "need at least 2 source columns"),
+])
+def test_bad_csv_is_one_line_exit_2(tmp_path, header, rows, args, needle):
+    path = write_csv(tmp_path / "bad.csv", header, rows)
+    result = runner.invoke(app, ["range-check", str(path), *args])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_is_one_line_exit_2(tmp_path):
+    result = runner.invoke(app, ["range-check", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_plot_is_written_next_to_data_for_gaussian(tmp_path):
+    s = np.round(make_sources("gaussian_clipped:0.8"), 6)
+    path = write_csv(tmp_path / "g.csv", ["a", "b"], s)
+    result = runner.invoke(app, ["range-check", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verdict"] == "modular"
+    assert (tmp_path / "g.range.png").exists()
