@@ -199,13 +199,18 @@ def test_modular_network_extrapolates_on_the_gaussian():
 
 @pytest.mark.slow
 def test_deeper_modules_compute_their_function():
-    cfg = Fig9Config(steps=5000, seeds=len(SEEDS), m_values=[1, 3])
+    cfg = Fig9Config(steps=6000, seeds=len(SEEDS), m_values=[1, 3])
     datasets = [make_task("modular", n=4, task_seed=s, data_seed=s, amp=cfg.amp,
                           omega=cfg.omega) for s in SEEDS]
-    dev = {}
+    dev, fitted = {}, {}
     for m in (1, 3):
         run = train_architecture(cfg.spec(m, 3), datasets, SEEDS)
         dev[m] = deviations(cfg, run, datasets)[0].mean(axis=1)     # per network
-    # Means over 4 networks × 4 modules: 0.23 (m=1) vs 0.09 (m=3) at 4k steps, 0.21 vs 0.06
-    # at 6k; halving is a margin that holds as training goes on, not a tuned number.
-    assert dev[3].mean() < 0.5 * dev[1].mean(), dev
+        fitted[m] = run.ood_loss <= cfg.fit_threshold
+    # Compare only networks that learned the task at both depths (an unfitted network's
+    # modules are meaningless, and would inflate m = 1's deviation). At 6k steps Adam 1e-4
+    # fits 2–3 of the 4 m = 1 networks; means over their modules were 0.17 (m=1) vs 0.04 (m=3)
+    # in development runs, so "below half" is a margin, not a tuned number.
+    both = fitted[1] & fitted[3]
+    assert both.sum() >= 2, (fitted, dev)
+    assert dev[3][both].mean() < 0.5 * dev[1][both].mean(), (dev, both)

@@ -61,3 +61,11 @@ def test_fitted_nstar_grows_with_n(fig6_out):
     fits = {r["n"]: r for r in rows if str(r["setting"]).startswith("sigmoid")}
     assert fits[2]["converged"] and fits[4]["converged"]
     assert 4 <= fits[2]["nstar"] < fits[4]["nstar"] <= 1024, (fits[2]["nstar"], fits[4]["nstar"])
+
+
+def test_config_rejects_too_few_sizes_and_n_below_2():
+    exp = get_experiment("fig6")
+    with pytest.raises(ValueError, match="sizes"):
+        exp.make_config("quick", {"sizes": [4, 8]})
+    with pytest.raises(ValueError, match="ns"):
+        exp.make_config("quick", {"ns": [1, 2]})

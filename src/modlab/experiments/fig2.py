@@ -1,6 +1,8 @@
 """Figure 2: the noise-strength trade-off — stronger multiplicative noise, more modular, worse fit."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import matplotlib.pyplot as plt
 from pydantic import Field
 
@@ -11,7 +13,8 @@ from .plots import errorbar_by, plot_spectra, save
 
 class Fig2Config(MLPFigureConfig):
     alpha: float = Field(2.0, ge=0, description="noise exponent (2 = multiplicative)")
-    sigmas: list[float] = Field(default_factory=lambda: [0.0, 0.025, 0.05, 0.1, 0.2, 0.4])
+    sigmas: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: [0.0, 0.025, 0.05, 0.1, 0.2, 0.4], min_length=1)
     noise_site: str = Field("pre", pattern="^(pre|post)$")
     spectra_at: list[float] = Field(default_factory=lambda: [0.0, 0.05, 0.1, 0.4],
                                     description="σ values whose full spectra are drawn")
@@ -22,8 +25,6 @@ def setting_name(sigma: float) -> str:
 
 
 def run(cfg: Fig2Config, ctx: Context) -> list[dict]:
-    if any(s < 0 for s in cfg.sigmas):
-        raise ValueError(f"sigmas must be >= 0, got {cfg.sigmas}")
     settings = {setting_name(s): {"noise.sigma": s, "noise.alpha": cfg.alpha,
                                   "noise.site": cfg.noise_site} for s in cfg.sigmas}
     _, rows = run_settings(cfg, ctx, {"mlp": base_run(cfg)}, settings)

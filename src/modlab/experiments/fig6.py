@@ -3,6 +3,7 @@ exponentially with n."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,10 +20,12 @@ from .results import atomic_write_text
 class Fig6Config(MLPFigureConfig):
     """`n`, `hidden` and `n_train` of the base config are replaced by the sweep below."""
 
-    ns: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6])
+    ns: list[Annotated[int, Field(ge=2)]] = Field(default_factory=lambda: [2, 3, 4, 5, 6],
+                                                  min_length=1)
     width_per_n: int = Field(8, ge=1, description="hidden width = width_per_n · n")
-    sizes: list[int] = Field(default_factory=lambda: [2 ** k for k in range(5, 16)],
-                             description="training-set sizes N (log-spaced)")
+    sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [2 ** k for k in range(2, 16)], min_length=4,
+        description="training-set sizes N (log-spaced; >= 4 for the sigmoid fit)")
     lam: float = Field(1e-3, ge=0, description="λ of the WA regulariser")
 
 
@@ -38,8 +41,6 @@ def members_for(cfg: Fig6Config, n: int, n_train: int) -> list[Member]:
 
 
 def run(cfg: Fig6Config, ctx: Context) -> list[dict]:
-    if min(cfg.ns) < 2 or min(cfg.sizes) < 1:
-        raise ValueError(f"ns must be >= 2 and sizes >= 1, got ns={cfg.ns}, sizes={cfg.sizes}")
     # One ensemble per (n, N): data sets of different N cannot share a batched tensor.
     points = [(n, size) for n in cfg.ns for size in cfg.sizes]
     trained = train_groups([members_for(cfg, n, size) for n, size in points], ctx,
@@ -134,8 +135,7 @@ register(Experiment(
     presets={
         "quick": {"ns": [2, 3, 4], "sizes": [2 ** k for k in range(2, 12)], "seeds": 5,
                   "steps": 5_000, "eval_every": 1000, "workers": 2},
-        "paper": {"seeds": 5, "steps": 50_000, "sizes": [2 ** k for k in range(2, 16)],
-                  "workers": 2},
+        "paper": {"seeds": 5, "steps": 50_000, "workers": 2},
     },
     summary_metrics=("gap_at_true_k", "k_star", "test_loss", "nstar", "nstar_se", "exp_rate",
                      "exp_rate_se"),

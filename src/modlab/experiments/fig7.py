@@ -5,6 +5,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import matplotlib.pyplot as plt
 import torch
@@ -21,8 +22,9 @@ from .plots import errorbar_by, save
 class Fig7Config(MLPFigureConfig):
     """`n_train` of the base config is replaced by `sizes`."""
 
-    sizes: list[int] = Field(default_factory=lambda: [2 ** k for k in range(6, 15)],
-                             description="training-set sizes N")
+    sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [2 ** k for k in range(6, 15)], min_length=1,
+        description="training-set sizes N")
     lam: float = Field(1e-3, ge=0, description="λ of the WA regulariser")
     test_sigma: float = Field(0.1, ge=0, description="σ of the test-time noise")
     test_alpha: float = Field(2.0, ge=0, description="α of the test-time noise (2 = multiplicative)")
@@ -71,8 +73,6 @@ def members_for(cfg: Fig7Config, n_train: int) -> list[Member]:
 
 
 def run(cfg: Fig7Config, ctx: Context) -> list[dict]:
-    if min(cfg.sizes) < 1:
-        raise ValueError(f"sizes must be >= 1, got {cfg.sizes}")
     groups = [members_for(cfg, size) for size in cfg.sizes]     # one ensemble per N
     trained = train_groups(groups, ctx, device=cfg.device, workers=cfg.workers)
     noisy = {}

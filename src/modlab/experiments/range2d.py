@@ -201,6 +201,7 @@ register(Experiment(
         "paper": {"seeds": 10, "restarts": 8, "steps": 10_000, "lr": 5e-3,
                   "forms": ["bias", "penalty"]},
     },
-    summary_metrics=("margin", "mixing_max", "mixing_mean", "rho", "recon", "negativity"),
+    summary_metrics=("spec_margin", "margin", "spec_mixing", "mixing_max", "mixing_mean", "rho",
+                     "recon", "negativity"),
     group_by=("dataset", "form"),
 ))

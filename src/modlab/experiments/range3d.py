@@ -129,7 +129,7 @@ PANELS = [("linear", "mixing_weights", "weight mixing (max over latents)"),
 
 def plot_mixing_vs_nsi(rows, path: Path) -> Path:
     panels = [p for p in PANELS if any(r["model"] == p[0] for r in rows)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.3), squeeze=False)
     markers = {"independent": "o", "corner": "v", "diagonal": "s"}
     for ax, (model, key, label) in zip(axes[0], panels, strict=True):
         sub = [r for r in rows if r["model"] == model]

@@ -12,12 +12,17 @@ def leaky_relu(z: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(z, 0.1)
 
 
+def identity(z: torch.Tensor) -> torch.Tensor:
+    """The linear control (a named function, not a lambda, so models pickle to worker processes)."""
+    return z
+
+
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "leaky_relu": leaky_relu,
     "relu": torch.relu,
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
-    "identity": lambda z: z,
+    "identity": identity,
 }
 
 

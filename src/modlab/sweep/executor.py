@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -131,6 +132,12 @@ def _run_job(job: Job) -> Any:
     return job()
 
 
+def _pid_after(seconds: float) -> int:
+    """A warm-up job: busy for a moment, so that each ready worker takes one."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
 class ProcessExecutor:
     """A pool of worker processes, each running one job at a time on `threads_per_worker`
     torch threads (default 1).
@@ -189,9 +196,14 @@ class ProcessExecutor:
     def map(self, fn: Callable, *iterables) -> list:
         return self.run(Job(fn, args) for args in zip(*iterables, strict=True))
 
-    def warm_up(self) -> None:
-        """Start every worker now (each imports torch once: ~seconds), so timings exclude it."""
-        self.run([Job(os.getpid) for _ in range(self.max_workers)])
+    def warm_up(self, timeout: float = 300.0) -> None:
+        """Start every worker now and wait until all are ready (each imports torch and modlab
+        once: seconds), so that later timings exclude it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.run([Job(_pid_after, (0.2,)) for _ in range(self.max_workers)])
+            if len(set(pids)) >= self.max_workers:
+                return
 
     def shutdown(self, wait: bool = True) -> None:
         if self._pool is not None:

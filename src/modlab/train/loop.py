@@ -44,11 +44,32 @@ class History:
                 "test_loss": np.stack(self.test_loss)}
 
 
-def gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Rows idx (M, B) of a shared (N, d) or per-member (M, N, d) tensor → (M, B, d)."""
+def _gather_rows(t: torch.Tensor, idx: torch.Tensor, out: torch.Tensor) -> None:
+    """`gather(t, idx, out=out)`; on the CPU through NumPy, ~3× faster for short rows."""
+    if t.device.type == "cpu" and idx.device.type == "cpu" and t.dtype != torch.bfloat16:
+        src, index, dst = t.numpy(), idx.numpy(), out.numpy()
+        if t.dim() == 2:
+            np.take(src, index.reshape(-1), axis=0, out=dst.reshape(-1, src.shape[-1]))
+        else:
+            dst[...] = np.take_along_axis(src, index[..., None], axis=1)
+        return
+    gather(t, idx.to(t.device), out=out)
+
+
+def gather(t: torch.Tensor, idx: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows idx (M, B) of a shared (N, d) or per-member (M, N, d) tensor → (M, B, d).
+
+    `out` (M, B, d), contiguous, receives the result without allocating.
+    """
+    if out is None:
+        if t.dim() == 2:
+            return t[idx]
+        return t[torch.arange(t.shape[0], device=t.device).unsqueeze(1), idx]
     if t.dim() == 2:
-        return t[idx]
-    return t[torch.arange(t.shape[0], device=t.device).unsqueeze(1), idx]
+        torch.index_select(t, 0, idx.reshape(-1), out=out.view(-1, t.shape[-1]))
+    else:
+        torch.gather(t, 1, idx.unsqueeze(-1).expand(*idx.shape, t.shape[-1]), out=out)
+    return out
 
 
 @torch.no_grad()
@@ -125,6 +146,14 @@ class FlatParameters:
                 self.grads.append(grad)
                 offset += n
 
+    @torch.no_grad()
+    def release(self) -> None:
+        """Give every parameter (and gradient) its own storage again, as before flattening."""
+        for p in self.params:
+            p.data = p.data.clone()
+            if p.grad is not None:
+                p.grad = p.grad.clone()
+
     @staticmethod
     def supported(params: Sequence[torch.Tensor]) -> bool:
         return bool(params) and len({(p.dtype, p.device) for p in params}) == 1
@@ -155,6 +184,10 @@ class FlatAdam:
 
     @torch.no_grad()
     def step(self) -> None:
+        self.raw_step()
+
+    def raw_step(self) -> None:
+        """`step` without the no_grad guard (for callers that hold one)."""
         self.steps += 1
         p, g = self.flat.data, self.flat.grad
         b1, b2 = self.betas
@@ -240,8 +273,11 @@ def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, o
     history = History(diverged_at=np.full(members, -1))
     running = torch.zeros(members, device=device)
     since_eval = 0
-    x_epoch = y_epoch = None
-    grads, engine_step, opt_step = flat.grads, engine.step, opt.step
+    # x and y side by side, so that one gather per epoch fetches both; per step, views.
+    xy = torch.cat([data.x_train, data.y_train], -1)
+    dx = data.x_train.shape[-1]
+    xy_epoch = torch.empty(members, xy.shape[-2], xy.shape[-1], dtype=xy.dtype, device=xy.device)
+    grads, engine_step, opt_step = flat.grads, engine.step, opt.raw_step
     tasks: list[torch.Tensor] = []   # task losses since the last evaluation (summed there)
     start = time.perf_counter()
     model.train()
@@ -249,9 +285,9 @@ def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, o
         for step in range(1, steps + 1):
             perm, lo, hi = sampler.next_span()
             if lo == 0:  # a new epoch: gather its data once, then slice views per step
-                idx = perm.to(device)
-                x_epoch, y_epoch = gather(data.x_train, idx), gather(data.y_train, idx)
-            total, task = engine_step(x_epoch[:, lo:hi], y_epoch[:, lo:hi], grads)
+                _gather_rows(xy, perm, xy_epoch)
+            batch = xy_epoch[:, lo:hi]
+            total, task = engine_step(batch[..., :dx], batch[..., dx:], grads)
             if not math.isfinite(float(total.sum())):
                 finite = torch.isfinite(total).cpu()
                 newly = ~finite & ~freezer.dead
@@ -281,6 +317,7 @@ def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, o
                     if on_eval is not None:
                         on_eval(step, history)
     history.wall_s = time.perf_counter() - start
+    flat.release()
     return history
 
 

@@ -118,6 +118,26 @@ def _sum_all(values) -> torch.Tensor:
 _NARROW = 16
 
 
+def _activation_functions(name: str):
+    """(φ in place, g ← g·φ'(z) in place from a = φ(z)) for a named activation; φ' > 0 ⇔ a > 0
+    for all of them, so the backward needs only the output."""
+    aten = torch.ops.aten
+    if name == "leaky_relu":
+        bwd = aten.leaky_relu_backward.grad_input
+        return (lambda z: torch._C._nn.leaky_relu_(z, 0.1),
+                lambda g, a: bwd(g, a, 0.1, True, grad_input=g))
+    if name == "relu":
+        bwd = aten.threshold_backward.grad_input
+        return (lambda z: z.clamp_min_(0.0), lambda g, a: bwd(g, a, 0.0, grad_input=g))
+    if name == "tanh":
+        bwd = aten.tanh_backward.grad_input
+        return (lambda z: z.tanh_(), lambda g, a: bwd(g, a, grad_input=g))
+    if name == "sigmoid":
+        bwd = aten.sigmoid_backward.grad_input
+        return (lambda z: z.sigmoid_(), lambda g, a: bwd(g, a, grad_input=g))
+    return (lambda z: z), (lambda g, a: g)
+
+
 class _Workspace:
     """Preallocated buffers for one batch size B, kept small so they stay in cache.
 
@@ -140,7 +160,7 @@ class _Workspace:
         hid = widths[1:-1]
         n_out = widths[-1]
         noisy = noise_site is not None
-        self.batch = batch
+        self.batch, self.members = batch, members
         self.z = bufs(hid)                          # pre-activations (activation in place
         self.eps = bufs(hid, noisy)                 # unless noise needs z): σ·ε
         self.amp = bufs(hid, noisy)                 # (v² + e²)^{α/4}
@@ -161,6 +181,17 @@ class _Workspace:
                      if a < _NARROW <= b}
         self._opts = opts
         self._consts: dict = {}
+        # transposed views of the fixed buffers, by identity (ops with out= and in-place ops
+        # return these same objects): saves a transpose() call per use in the hot loop
+        buffers = [*self.z, *self.grad[0], *self.grad[1], self.g_out, self.out]
+        for group in (self.noisy, self.h):
+            buffers += group or []
+        self._t = {id(t): t.transpose(1, 2) for t in buffers}
+
+    def t(self, x: torch.Tensor) -> torch.Tensor:
+        """x.transpose(1, 2), cached for this workspace's own buffers."""
+        view = self._t.get(id(x))
+        return x.transpose(1, 2) if view is None else view
 
     def c(self, value: float) -> torch.Tensor:
         """A cached 0-dim tensor: multiplying by a Python float converts it to a tensor on
@@ -195,6 +226,7 @@ class ManualGradient:
         self.members = m = model.members
         self.widths = list(model.widths)
         self.layers = list(model.layers)
+        self._weight_params = [layer.weight for layer in self.layers]
         self.has_bias = self.layers[0].bias is not None
         self.out_t = self.widths[-1] < _NARROW
         self.act = model.activation_name
@@ -214,7 +246,12 @@ class ManualGradient:
         self.coef_flat = {t: objective.coef[t].reshape(m) for t in objective.active}
         self.coef2 = {t: 2 * c for t, c in self.coef.items()}
         self.wa_alpha, self.act_alpha = objective.wa_alpha, objective.activity_alpha
-        self.need = self._needed_statistics(len(self.layers))
+        need = self._needed_statistics(len(self.layers))
+        self._stat_plan = [(li, li in need["colsq"], li in need["rowsq"], li in need["colabs"],
+                            li in need["rowabs"]) for li in range(len(self.layers))]
+        for term in RegressionObjective.TERMS:
+            setattr(self, f"has_{term}", term in self.active)
+        self._act_, self._act_backward_ = _activation_functions(self.act)
         self._workspaces: dict[tuple, _Workspace] = {}
         self._views_key: tuple = ()
 
@@ -236,7 +273,6 @@ class ManualGradient:
         if "l21" in active:
             need["colabs"] |= outgoing
             need["rowsq"] |= incoming
-        need["abs"] = need["colabs"] | need["rowabs"]
         return need
 
     def workspace(self, batch: int, like: torch.Tensor) -> _Workspace:
@@ -248,7 +284,7 @@ class ManualGradient:
 
     def _views(self):
         """Weights, their transposes and (M, 1, out) biases; rebuilt if parameters moved."""
-        key = tuple(layer.weight.data_ptr() for layer in self.layers)
+        key = tuple(w.data_ptr() for w in self._weight_params)
         if key != self._views_key:
             self.w = [layer.weight for layer in self.layers]
             self.wt = [w.transpose(1, 2) for w in self.w]
@@ -260,32 +296,6 @@ class ManualGradient:
             self._views_key = key
 
     # -- pieces -------------------------------------------------------------------------------
-    def _activation_(self, z: torch.Tensor) -> torch.Tensor:
-        """φ(z) in place."""
-        act = self.act
-        if act == "leaky_relu":
-            return torch._C._nn.leaky_relu_(z, 0.1)
-        if act == "relu":
-            return z.clamp_min_(0.0)
-        if act == "tanh":
-            return z.tanh_()
-        if act == "sigmoid":
-            return z.sigmoid_()
-        return z
-
-    def _activation_backward_(self, g: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """g ← g·φ'(z) in place, from the activation's output a = φ(z) (φ' > 0 ⇔ a > 0)."""
-        aten, act = torch.ops.aten, self.act
-        if act == "leaky_relu":
-            return aten.leaky_relu_backward.grad_input(g, a, 0.1, True, grad_input=g)
-        if act == "relu":
-            return aten.threshold_backward.grad_input(g, a, 0.0, grad_input=g)
-        if act == "tanh":
-            return aten.tanh_backward.grad_input(g, a, grad_input=g)
-        if act == "sigmoid":
-            return aten.sigmoid_backward.grad_input(g, a, grad_input=g)
-        return g
-
     def _noise(self, v: torch.Tensor, ws: _Workspace, k: int) -> torch.Tensor:
         """v + σ·ε·(v² + e²)^{α/4} (Eqs. 2, 4); keeps σε, amplitude and v² + e² for backward."""
         eps = fill_member_randn_(ws.eps[k], self.noise_gens).mul_(self.sigma)
@@ -308,14 +318,16 @@ class ManualGradient:
         t.mul_(v).div_(ws.base[k]).mul_(half if isinstance(half, torch.Tensor) else ws.c(half))
         g.addcmul_(g, t)
 
-    def _moment(self, h: torch.Tensor, alpha, tmp: torch.Tensor, ws: _Workspace) -> torch.Tensor:
-        """E_b |h|^α per member and unit (see `batch_moment`): (M, B, u) → (M, u)."""
-        inv_b = ws.c(1.0 / h.shape[1])
+    @staticmethod
+    def _moment_sum(h: torch.Tensor, alpha, tmp: torch.Tensor) -> torch.Tensor:
+        """Σ_b |h|^α per member and unit, (M, B, u) → (M, 1, u): B·`batch_moment` (the 1/B is
+        folded into the coefficients). Goes through tmp: a fresh (M, B, u) temporary per
+        call costs page faults at large M."""
         if _scalar(alpha, 2):
-            return torch.linalg.vecdot(h, h, dim=1).mul_(inv_b)
+            return torch.mul(h, h, out=tmp).sum(1, keepdim=True)
         if _scalar(alpha, 1):
-            return torch.abs(h, out=tmp).sum(1).mul_(inv_b)
-        return torch.abs(h, out=tmp).pow_(alpha).sum(1).mul_(inv_b)
+            return torch.abs(h, out=tmp).sum(1, keepdim=True)
+        return torch.abs(h, out=tmp).pow_(alpha).sum(1, keepdim=True)
 
     @staticmethod
     def _moment_grad(gh: torch.Tensor, h: torch.Tensor, alpha, c: torch.Tensor,
@@ -345,12 +357,12 @@ class ManualGradient:
     def step(self, x: torch.Tensor, y: torch.Tensor, grads: Sequence[torch.Tensor]):
         """`__call__` without the no_grad guard (the caller holds one: the training loop)."""
         self._views()
-        n_layers = len(self.layers)
-        last = n_layers - 1
+        last = len(self.layers) - 1
         ws = self.workspace(x.shape[1], x)
         w, wt, bias = self.w, self.wt, self.b
-        active, noise_site, dropout = self.active, self.noise_site, self.dropout_p > 0
-        out_t = self.out_t
+        noise_site, dropout, out_t = self.noise_site, self.dropout_p > 0, self.out_t
+        act_, act_backward_ = self._act_, self._act_backward_
+        c = ws.c
 
         # Forward.
         inputs, hidden, acts = [], [], []
@@ -362,20 +374,20 @@ class ManualGradient:
                 torch.bmm(h, wt[li], out=z)
             else:
                 torch.baddbmm(bias[li], h, wt[li], out=z)
-            a = self._activation_(self._noise(z, ws, li) if noise_site == "pre" else z)
+            a = act_(self._noise(z, ws, li) if noise_site == "pre" else z)
             acts.append(a)
             h = self._noise(a, ws, li) if noise_site == "post" else a
             if dropout:
                 keep = fill_member_rand_(ws.mask[li], self.dropout_gens).ge_(self.dropout_p)
-                h = torch.mul(h, keep, out=ws.h[li]).div_(ws.c(1.0 - self.dropout_p))
+                h = torch.mul(h, keep, out=ws.h[li]).div_(c(1.0 - self.dropout_p))
             hidden.append(h)
         inputs.append(h)
         out = ws.out
         if out_t:  # z^T = W h^T: (M, out, B)
             if bias[last] is None:
-                torch.bmm(w[last], h.transpose(1, 2), out=out)
+                torch.bmm(w[last], ws.t(h), out=out)
             else:
-                torch.baddbmm(bias[last], w[last], h.transpose(1, 2), out=out)
+                torch.baddbmm(bias[last], w[last], ws.t(h), out=out)
         elif bias[last] is None:
             torch.bmm(h, wt[last], out=out)
         else:
@@ -384,42 +396,47 @@ class ManualGradient:
         diff = torch.sub(out, y.transpose(1, 2) if out_t else y, out=ws.diff)
         n = diff.shape[1] * diff.shape[2]
         flat_diff = diff.view(diff.shape[0], n)
-        task = torch.linalg.vecdot(flat_diff, flat_diff).mul_(ws.c(1.0 / n))
-        torch.mul(diff, ws.c(2.0 / n), out=ws.g_out)
+        task = torch.mul(flat_diff, flat_diff, out=ws.diff_sq.view(flat_diff.shape)).sum(1)
+        task.mul_(c(1.0 / n))
+        torch.mul(diff, c(2.0 / n), out=ws.g_out)
 
-        # Weight statistics the regularisers need (small tensors).
-        need = self.need
+        # Weight statistics the regularisers need (small tensors), then their values.
+        colsq, rowsq, colabs, rowabs = ([None] * (last + 1) for _ in range(4))
         vecdot = torch.linalg.vecdot
-        ab = [w[li].abs() if li in need["abs"] else None for li in range(n_layers)]
-        colsq = [vecdot(w[li], w[li], dim=-2) if li in need["colsq"] else None
-                 for li in range(n_layers)]
-        rowsq = [vecdot(w[li], w[li], dim=-1) if li in need["rowsq"] else None
-                 for li in range(n_layers)]
-        colabs = [ab[li].sum(-2) if li in need["colabs"] else None for li in range(n_layers)]
-        rowabs = [ab[li].sum(-1) if li in need["rowabs"] else None for li in range(n_layers)]
-
-        # Regulariser values.
+        for li, need_colsq, need_rowsq, need_colabs, need_rowabs in self._stat_plan:
+            wl = w[li]
+            if need_colsq:
+                colsq[li] = vecdot(wl, wl, dim=-2)
+            if need_rowsq:
+                rowsq[li] = vecdot(wl, wl, dim=-1)
+            if need_colabs or need_rowabs:
+                ab = wl.abs()
+                if need_colabs:
+                    colabs[li] = ab.sum(-2)
+                if need_rowabs:
+                    rowabs[li] = ab.sum(-1)
         cf = self.coef_flat
+        inv_b = c(1.0 / ws.batch)
         total = task
-        wa_moments = []
-        if "wa" in active:
-            wa_moments = [self._moment(hk, self.wa_alpha, ws.tmp[k], ws)
-                          for k, hk in enumerate(hidden)]
-            value = torch.linalg.vecdot(torch.cat(colsq[1:], 1), torch.cat(wa_moments, 1))
-            total = torch.addcmul(total, cf["wa"], value)
-        if "activity" in active:
-            moments = [self._moment(hk, self.act_alpha, ws.tmp[k], ws)
+        wa_sums = []   # Σ_b |h|^α per layer: the WA moments times B
+        if self.has_wa:
+            wa_sums = [self._moment_sum(hk, self.wa_alpha, ws.tmp[k])
                        for k, hk in enumerate(hidden)]
-            total = torch.addcmul(total, cf["activity"], torch.cat(moments, 1).sum(1))
-        if "l1" in active:
+            value = vecdot(torch.cat(colsq[1:], 1), torch.cat(wa_sums, 2).view(ws.members, -1))
+            value.mul_(inv_b)
+            total = torch.addcmul(total, cf["wa"], value)
+        if self.has_activity:
+            sums = [self._moment_sum(hk, self.act_alpha, ws.tmp[k]) for k, hk in enumerate(hidden)]
+            total = torch.addcmul(total, cf["activity"], torch.cat(sums, 2).sum((1, 2)).mul_(inv_b))
+        if self.has_l1:
             total = torch.addcmul(total, cf["l1"], torch.cat(rowabs, 1).sum(1))
-        if "l2" in active:
+        if self.has_l2:
             total = torch.addcmul(total, cf["l2"], torch.cat(colsq, 1).sum(1))
-        if "l12" in active:
-            value = torch.linalg.vecdot(torch.cat(colsq[1:], 1), torch.cat(rowabs[:-1], 1))
+        if self.has_l12:
+            value = vecdot(torch.cat(colsq[1:], 1), torch.cat(rowabs[:-1], 1))
             total = torch.addcmul(total, cf["l12"], value)
-        if "l21" in active:
-            value = torch.linalg.vecdot(torch.cat(colabs[1:], 1), torch.cat(rowsq[:-1], 1))
+        if self.has_l21:
+            value = vecdot(torch.cat(colabs[1:], 1), torch.cat(rowsq[:-1], 1))
             total = torch.addcmul(total, cf["l21"], value)
 
         # Backward, output layer first.
@@ -431,51 +448,52 @@ class ManualGradient:
             if g_t:
                 torch.bmm(g, inputs[li], out=gw)
             elif li in ws.gw_t:
-                gw.copy_(torch.bmm(inputs[li].transpose(1, 2), g, out=ws.gw_t[li]).transpose(1, 2))
+                gw.copy_(torch.bmm(ws.t(inputs[li]), g, out=ws.gw_t[li]).transpose(1, 2))
             else:
-                torch.bmm(g.transpose(1, 2), inputs[li], out=gw)
-            lin, sgn = self._weight_coefficients(li, last, wa_moments, colsq, rowsq, colabs,
-                                                 rowabs)
+                torch.bmm(ws.t(g), inputs[li], out=gw)
+            lin, sgn = self._weight_coefficients(li, last, wa_sums, colsq, rowsq, colabs,
+                                                 rowabs, ws)
             if lin is not None:
                 gw.addcmul_(w[li], lin)
             if sgn is not None:
                 gw.addcmul_(torch.sign(w[li]), sgn)
-            if self.has_bias:
-                torch.sum(g, 2 if g_t else 1, out=grads[stride * li + 1])
+            if stride == 2:
+                torch.sum(g, 2 if g_t else 1, out=grads[2 * li + 1])
             if li == 0:
                 break
             k = li - 1
-            gh, g_in = ws.grad[k % 2][k], g.transpose(1, 2) if g_t else g
+            gh, g_in = ws.grad[k % 2][k], ws.t(g) if g_t else g
             if self._hidden_gradient(gh, hidden[k], colsq[li], ws.tmp[k], ws):
                 torch.baddbmm(gh, g_in, w[li], out=gh)  # gh is its own input: no copy
             else:
                 torch.bmm(g_in, w[li], out=gh)
             if dropout:
-                gh.div_(ws.c(1.0 - self.dropout_p)).mul_(ws.mask[k])
+                gh.div_(c(1.0 - self.dropout_p)).mul_(ws.mask[k])
             if noise_site == "post":
                 self._noise_backward(gh, acts[k], ws, k)
-            g = self._activation_backward_(gh, acts[k])
+            g = act_backward_(gh, acts[k])
             if noise_site == "pre":
                 self._noise_backward(g, ws.z[k], ws, k)
         return total, task
 
-    def _weight_coefficients(self, li, last, wa_moments, colsq, rowsq, colabs, rowabs):
+    def _weight_coefficients(self, li, last, wa_sums, colsq, rowsq, colabs, rowabs, ws):
         """∂R/∂W^l = W ⊙ lin + sign(W) ⊙ sgn; lin, sgn broadcast against (M, post, pre)."""
-        active, coef, coef2 = self.active, self.coef, self.coef2
-        lin = coef2["l2"] if "l2" in active else None
-        sgn = coef["l1"] if "l1" in active else None
+        coef, coef2 = self.coef, self.coef2
+        lin = coef2["l2"] if self.has_l2 else None
+        sgn = coef["l1"] if self.has_l1 else None
         if li >= 1:  # W^l leaves hidden layer l-1: its columns are that layer's neurons
-            if "wa" in active:
-                mom = wa_moments[li - 1].unsqueeze(1)
-                lin = coef2["wa"] * mom if lin is None else torch.addcmul(lin, coef2["wa"], mom)
-            if "l12" in active:
+            if self.has_wa:  # 2λ·E_b|h|^α = (2λ/B)·Σ_b|h|^α
+                k2 = ws.scaled("wa2/B", coef2["wa"], 1.0 / ws.batch)
+                mom = wa_sums[li - 1]
+                lin = k2 * mom if lin is None else torch.addcmul(lin, k2, mom)
+            if self.has_l12:
                 lin = _add(lin, coef2["l12"] * rowabs[li - 1].unsqueeze(1))
-            if "l21" in active:
+            if self.has_l21:
                 sgn = _add(sgn, coef["l21"] * rowsq[li - 1].unsqueeze(1))
         if li < last:  # W^l enters hidden layer l: its rows are that layer's neurons
-            if "l12" in active:
+            if self.has_l12:
                 sgn = _add(sgn, coef["l12"] * colsq[li + 1].unsqueeze(2))
-            if "l21" in active:
+            if self.has_l21:
                 lin = _add(lin, coef2["l21"] * colabs[li + 1].unsqueeze(2))
         return lin, sgn
 
@@ -483,11 +501,10 @@ class ManualGradient:
         """Writes ∂R/∂h of the activity-dependent regularisers (WA, activity) into gh and
         returns True, or returns False when there are none. colsq_out: squared column norms
         of the weight leaving this layer."""
-        active = self.active
         wa = act = None
-        if "wa" in active:
+        if self.has_wa:
             wa = colsq_out.unsqueeze(1) * self._moment_coef(ws, "wa", self.wa_alpha)
-        if "activity" in active:
+        if self.has_activity:
             act = self._moment_coef(ws, "activity", self.act_alpha)
         if wa is not None and act is not None and _same_alpha(self.wa_alpha, self.act_alpha):
             wa, act = wa + act, None

@@ -15,7 +15,10 @@ class EpochSampler:
         self._pos = n
 
     def _new_epoch(self) -> None:
-        self._perm = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators])
+        perm = torch.empty(len(self.generators), self.n, dtype=torch.int64)
+        for row, g in zip(perm, self.generators, strict=True):
+            torch.randperm(self.n, generator=g, out=row)
+        self._perm = perm
         self._pos = 0
 
     def next(self) -> torch.Tensor:
