@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from .spectral import ArrayLike, as_numpy, laplacian_eigen, module_count
 
@@ -24,6 +23,8 @@ def cluster_neurons(w: ArrayLike, k: int | None = None, seed: int = 0) -> np.nda
     if k == 1:
         labels[spec.live] = 0
         return labels
+    from sklearn.cluster import KMeans  # lazy: scikit-learn costs ~2 s of every worker's start-up
+
     km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(spec.eigvecs[:, :k])
     labels[spec.live] = km.labels_
     return labels

@@ -105,22 +105,15 @@ def _add(total, term):
     return term if total is None else total + term
 
 
-def _sum_all(values) -> torch.Tensor:
-    values = list(values)
-    total = values[0]
-    for v in values[1:]:
-        total = total + v
-    return total
-
-
 # A matmul whose result has fewer columns than this is slow on CPU BLAS (measured: ~5× for
 # 32×4 results of a length-200 contraction); such products are computed transposed.
 _NARROW = 16
 
 
 def _activation_functions(name: str):
-    """(φ in place, g ← g·φ'(z) in place from a = φ(z)) for a named activation; φ' > 0 ⇔ a > 0
-    for all of them, so the backward needs only the output."""
+    """(φ in place, g ← g·φ'(z) in place) for a named activation. The derivative is computed
+    from the output a = φ(z) alone (ReLU, leaky ReLU: z > 0 ⇔ a > 0; tanh: 1 - a²;
+    sigmoid: a(1 - a)), so z need not be kept."""
     aten = torch.ops.aten
     if name == "leaky_relu":
         bwd = aten.leaky_relu_backward.grad_input
