@@ -32,7 +32,22 @@ def exact_nonneg_shift(pre: torch.Tensor) -> torch.Tensor:
     return pre - pre.amin(-2, keepdim=True)
 
 
-class LinearAutoencoder(nn.Module):
+class _Autoencoder(nn.Module):
+    """Shared forward pass: subclasses set `encoder`, `decoder` and `nonneg`."""
+
+    def latent(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.encoder(x)
+        return exact_nonneg_shift(pre) if self.nonneg == "bias" else pre
+
+    def forward_latent(self, x: torch.Tensor) -> AEForward:
+        z = self.latent(x)
+        return AEForward(self.decoder(z), z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_latent(x).recon
+
+
+class LinearAutoencoder(_Autoencoder):
     """The biologically constrained linear autoencoder: z = W_in s + b_in, ŝ = W_out z + b_out.
 
     nonneg="penalty": b_in is a parameter and nonnegativity is encouraged by the objective.
@@ -61,19 +76,9 @@ class LinearAutoencoder(nn.Module):
     def encoder_weight(self) -> torch.Tensor:
         return self.encoder.weight
 
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.encoder(x)
-        return exact_nonneg_shift(pre) if self.nonneg == "bias" else pre
-
-    def forward_latent(self, x: torch.Tensor) -> AEForward:
-        z = self.latent(x)
-        return AEForward(self.decoder(z), z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_latent(x).recon
 
 
-class MLPAutoencoder(nn.Module):
+class MLPAutoencoder(_Autoencoder):
     """ReLU MLP autoencoder: encoder widths e.g. 3→16→16→6 (linear latent), mirrored decoder.
 
     The latent is linear (its nonnegativity comes from the objective's penalty, or exactly
@@ -96,13 +101,3 @@ class MLPAutoencoder(nn.Module):
     def weights(self) -> list[torch.Tensor]:
         return self.encoder.weights + self.decoder.weights
 
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.encoder(x)
-        return exact_nonneg_shift(pre) if self.nonneg == "bias" else pre
-
-    def forward_latent(self, x: torch.Tensor) -> AEForward:
-        z = self.latent(x)
-        return AEForward(self.decoder(z), z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_latent(x).recon

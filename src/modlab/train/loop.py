@@ -253,12 +253,17 @@ def fit(model: nn.Module, objective: Callable, data: Data, *, seeds: Sequence[in
 
 
 def _record_eval(model, data: Data, history: History, freezer: _Freezer, step: int,
-                 running: torch.Tensor, since_eval: int) -> None:
+                 running: torch.Tensor, since_eval: int, on_eval) -> None:
+    """Log the mean task loss since the last evaluation and the test loss, then reset the
+    running sum and call the user's callback."""
     history.steps.append(step)
     history.train_loss.append((running / since_eval).cpu().numpy())
     test = evaluate_mse(model, data.x_test, data.y_test).cpu().numpy()
     test[freezer.dead.numpy()] = np.nan
     history.test_loss.append(test)
+    running.zero_()
+    if on_eval is not None:
+        on_eval(step, history)
 
 
 def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimizer,
@@ -314,11 +319,9 @@ def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, o
                     tasks.clear()
             if evaluate:
                 with _gc_enabled(gc_was_enabled):
-                    _record_eval(model, data, history, freezer, step, running, since_eval)
-                    running.zero_()
+                    _record_eval(model, data, history, freezer, step, running, since_eval,
+                                 on_eval)
                     since_eval = 0
-                    if on_eval is not None:
-                        on_eval(step, history)
     history.wall_s = time.perf_counter() - start
     history.cpu_s = time.process_time() - cpu_start
     flat.release()
@@ -383,11 +386,8 @@ def _fit_autograd(model, objective, data: Data, *, seeds, steps, batch_size, lr,
         running += task.detach()
         since_eval += 1
         if step % eval_every == 0 or step == steps:
-            _record_eval(model, data, history, freezer, step, running, since_eval)
-            running.zero_()
+            _record_eval(model, data, history, freezer, step, running, since_eval, on_eval)
             since_eval = 0
-            if on_eval is not None:
-                on_eval(step, history)
     history.wall_s = time.perf_counter() - start
     history.cpu_s = time.process_time() - cpu_start
     return history
