@@ -5,7 +5,7 @@ import gc
 import math
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,14 +116,6 @@ class _Freezer:
             p[self.dead] = s[self.dead]
 
 
-def make_optimizer(params, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
-    raise ValueError(f"optimizer must be one of ['adam', 'adamw'], got {name!r}")
-
-
 class FlatParameters:
     """Moves parameters into one contiguous buffer: each parameter becomes a view of `data` and
     its `.grad` a view of `grad`, so the optimizer updates all of them in one fused kernel."""
@@ -224,10 +216,11 @@ def fit(model: nn.Module, objective: Callable, data: Data, *, seeds: Sequence[in
     follows the same trajectory as when trained alone. Members whose loss becomes non-finite are
     frozen at their last finite parameters and reported in `History.diverged_at`.
 
-    engine: "manual" computes the gradients with `ManualGradient` (hand-derived backward, no
-    autograd graph, preallocated buffers, one fused Adam on a flat parameter buffer; several
-    times faster on small networks); "autograd" runs `objective` + `backward()` (any model and
-    objective); "auto" (default) takes "manual" whenever it supports the model and objective.
+    engine picks only how gradients are computed; the loop, batching, divergence handling and
+    the fused Adam on one flat parameter buffer are shared. "manual": `ManualGradient`
+    (hand-derived backward, no autograd graph; several times faster on small networks);
+    "autograd": `objective` + autograd (any model and objective); "auto" (default) takes
+    "manual" whenever it supports the model and objective.
     threads: torch threads for the duration of the call (None → `runtime.default_threads()`,
     i.e. 1 unless $MODLAB_THREADS says otherwise; 0 → leave torch's setting).
     """
@@ -243,13 +236,9 @@ def fit(model: nn.Module, objective: Callable, data: Data, *, seeds: Sequence[in
             raise ValueError(f"engine='manual' cannot train this model: {reason}")
         use_manual = reason is None
     with torch_threads(threads):
-        if use_manual:
-            return _fit_manual(model, objective, data, seeds=seeds, steps=steps,
-                               batch_size=batch_size, lr=lr, optimizer=optimizer,
-                               weight_decay=weight_decay, eval_every=eval_every, on_eval=on_eval)
-        return _fit_autograd(model, objective, data, seeds=seeds, steps=steps,
-                             batch_size=batch_size, lr=lr, optimizer=optimizer,
-                             weight_decay=weight_decay, eval_every=eval_every, on_eval=on_eval)
+        return _fit(model, objective, data, seeds=seeds, steps=steps, batch_size=batch_size,
+                    lr=lr, optimizer=optimizer, weight_decay=weight_decay,
+                    eval_every=eval_every, on_eval=on_eval, manual=use_manual)
 
 
 def _record_eval(model, data: Data, history: History, freezer: _Freezer, step: int,
@@ -266,13 +255,49 @@ def _record_eval(model, data: Data, history: History, freezer: _Freezer, step: i
         on_eval(step, history)
 
 
-def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimizer,
-                weight_decay, eval_every, on_eval) -> History:
+class _ManualStep:
+    """Gradients from the hand-derived backward pass, written straight into the flat buffer.
+    Runs in inference mode: no autograd bookkeeping (~20 % less per-op overhead at M = 1)."""
+
+    context = staticmethod(torch.inference_mode)
+
+    def __init__(self, model, objective, flat: FlatParameters):
+        self._step, self._grads = ManualGradient(objective, model).step, flat.grads
+
+    def __call__(self, x, y):
+        return self._step(x, y, self._grads)
+
+
+class _AutogradStep:
+    """Gradients from `objective` + autograd, copied into the flat buffer (any model)."""
+
+    context = staticmethod(nullcontext)
+
+    def __init__(self, model, objective, flat: FlatParameters):
+        self.model, self.objective, self._grads = model, objective, flat.grads
+        self._params = flat.params
+
+    def __call__(self, x, y):
+        loss, task = self.objective(self.model, x, y)
+        # A diverged member's NaN loss only reaches its own parameters' gradients (the sum's
+        # derivative is 1 per member); the freezer zeroes those.
+        grads = torch.autograd.grad(loss.sum(), self._params, allow_unused=True)
+        with torch.no_grad():
+            for out, g in zip(self._grads, grads, strict=True):
+                out.zero_() if g is None else out.copy_(g)
+        return loss.detach(), task.detach()
+
+
+def _fit(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimizer,
+         weight_decay, eval_every, on_eval, manual: bool) -> History:
     members = len(seeds)
     params = [p for p in model.parameters() if p.requires_grad]
+    if not FlatParameters.supported(params):
+        raise ValueError("fit needs parameters of one dtype on one device")
     flat = FlatParameters(params)
     opt = FlatAdam(flat, optimizer, lr, weight_decay)
-    engine = ManualGradient(objective, model)
+    gradient_step = (_ManualStep if manual else _AutogradStep)(model, objective, flat)
+    opt_step = opt.raw_step if manual else opt.step   # raw: already inside inference mode
     device = flat.data.device
     sampler = EpochSampler(data.x_train.shape[-2], batch_size, make_generators(seeds, "data"))
     freezer = _Freezer(params, members)
@@ -283,22 +308,18 @@ def _fit_manual(model, objective, data: Data, *, seeds, steps, batch_size, lr, o
     xy = torch.cat([data.x_train, data.y_train], -1)
     dx = data.x_train.shape[-1]
     xy_epoch = torch.empty(members, xy.shape[-2], xy.shape[-1], dtype=xy.dtype, device=xy.device)
-    grads, engine_step, opt_step = flat.grads, engine.step, opt.raw_step
     tasks: list[torch.Tensor] = []   # task losses since the last evaluation (summed there)
     start, cpu_start = time.perf_counter(), time.process_time()
     model.train()
-    inference = torch.inference_mode
     with _gc_paused() as gc_was_enabled:
         for step in range(1, steps + 1):
             evaluate = step % eval_every == 0 or step == steps
-            # inference mode: no autograd bookkeeping at all (~20 % less per-op overhead than
-            # no_grad at M = 1); evaluation and callbacks run outside it, in the caller's mode
-            with inference():
+            with gradient_step.context():
                 perm, lo, hi = sampler.next_span()
                 if lo == 0:  # a new epoch: gather its data once, then slice views per step
                     _gather_rows(xy, perm, xy_epoch)
                 batch = xy_epoch[:, lo:hi]
-                total, task = engine_step(batch[..., :dx], batch[..., dx:], grads)
+                total, task = gradient_step(batch[..., :dx], batch[..., dx:])
                 if not math.isfinite(float(total.sum())):
                     finite = torch.isfinite(total).cpu()
                     newly = ~finite & ~freezer.dead
@@ -350,44 +371,3 @@ def _gc_enabled(enable: bool):
         yield
     finally:
         gc.disable()
-
-
-def _fit_autograd(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimizer,
-                  weight_decay, eval_every, on_eval) -> History:
-    members = len(seeds)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(params, optimizer, lr, weight_decay)
-    device = params[0].device
-    sampler = EpochSampler(data.x_train.shape[-2], batch_size, make_generators(seeds, "data"))
-    freezer = _Freezer(params, members)
-    history = History(diverged_at=np.full(members, -1))
-    running = torch.zeros(members, device=device)
-    since_eval = 0
-    start, cpu_start = time.perf_counter(), time.process_time()
-    model.train()
-    for step in range(1, steps + 1):
-        idx = sampler.next().to(device)
-        loss, task = objective(model, gather(data.x_train, idx), gather(data.y_train, idx))
-        finite = torch.isfinite(loss).cpu()
-        if not bool(finite.all()):
-            newly = ~finite & ~freezer.dead
-            history.diverged_at[newly.numpy()] = step
-            freezer.mark(newly)
-        if freezer.any:
-            loss, task = freezer.mask_loss(loss), freezer.mask_loss(task)
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        if freezer.any:
-            freezer.zero_dead_grads()
-            opt.step()
-            freezer.restore()
-        else:
-            opt.step()
-        running += task.detach()
-        since_eval += 1
-        if step % eval_every == 0 or step == steps:
-            _record_eval(model, data, history, freezer, step, running, since_eval, on_eval)
-            since_eval = 0
-    history.wall_s = time.perf_counter() - start
-    history.cpu_s = time.process_time() - cpu_start
-    return history
