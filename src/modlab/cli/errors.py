@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 import functools
-import sys
 
 import typer
 
 USAGE_ERROR = 2
-
-
-class UserError(ValueError):
-    """Bad input from the user (file, field, value)."""
 
 
 def fail(message: str) -> None:
@@ -27,8 +22,3 @@ def one_line_errors(fn):
         except (ValueError, FileNotFoundError, ImportError) as err:
             fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
     return wrapper
-
-
-def die(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(USAGE_ERROR)
