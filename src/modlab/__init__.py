@@ -2,6 +2,13 @@
 
 Everything re-exported here is the public API; the rest may change.
 """
+import os as _os
+
+# MKL's conditional numerical reproducibility, strict mode: without it a matmul's rounding
+# depends on where its operands sit in memory, so an ensemble member's bits would depend on
+# its position in the ensemble (docs/decisions.md). MKL reads this at its first call, so it
+# is set before anything here touches torch; a value the user set is kept.
+_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 from . import metrics, nn, regularizers, sweep, tasks, train
 from .experiments import REGISTRY as EXPERIMENTS
 from .experiments import get_experiment, run_experiment

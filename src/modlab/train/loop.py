@@ -120,11 +120,21 @@ class FlatParameters:
     """Moves parameters into one contiguous buffer: each parameter becomes a view of `data` and
     its `.grad` a view of `grad`, so the optimizer updates all of them in one fused kernel."""
 
+    # Why the padding: torch's fused CPU Adam runs a SIMD loop over the buffer and a scalar
+    # loop over its last `numel % vector width` elements, and the two round differently (FMA
+    # vs separate multiply-add). Unpadded, whether a member's element lands in that tail
+    # depends on the ensemble's size and the member's position, so a run's bits would depend
+    # on the ensemble it was packed into. Padding to a multiple of PAD elements (≥ any SIMD
+    # width; the kernel's work units are 64-byte cache lines) sends every element through
+    # the SIMD loop. The padding is zero and has zero gradient.
+    PAD = 64
+
     def __init__(self, params: Sequence[torch.Tensor]):
         params = list(params)
         first = params[0]
-        self.data = torch.empty(sum(p.numel() for p in params), dtype=first.dtype,
-                                device=first.device)
+        total = sum(p.numel() for p in params)
+        padded = -(-total // self.PAD) * self.PAD
+        self.data = torch.zeros(padded, dtype=first.dtype, device=first.device)
         self.grad = torch.zeros_like(self.data)
         self.params, self.grads = params, []
         offset = 0
@@ -308,7 +318,6 @@ def _fit(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimize
     xy = torch.cat([data.x_train, data.y_train], -1)
     dx = data.x_train.shape[-1]
     xy_epoch = torch.empty(members, xy.shape[-2], xy.shape[-1], dtype=xy.dtype, device=xy.device)
-    tasks: list[torch.Tensor] = []   # task losses since the last evaluation (summed there)
     start, cpu_start = time.perf_counter(), time.process_time()
     model.train()
     with _gc_paused() as gc_was_enabled:
@@ -333,11 +342,10 @@ def _fit(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimize
                     freezer.restore()
                 else:
                     opt_step()
-                tasks.append(task)
+                # One add per step, not a block sum: a (steps, M) reduction's summation order
+                # depends on M, and a member's logged losses must not.
+                running.add_(task)
                 since_eval += 1
-                if len(tasks) == 256 or evaluate:   # summed in blocks, not one op per step
-                    running += torch.stack(tasks).sum(0)
-                    tasks.clear()
             if evaluate:
                 with _gc_enabled(gc_was_enabled):
                     _record_eval(model, data, history, freezer, step, running, since_eval,
