@@ -10,8 +10,8 @@ for every α = 2 seed.
 import numpy as np
 import pytest
 
-from modlab.experiments import run_experiment
 from modlab.experiments.results import read_parquet
+from modlab.sweep import run_experiment
 
 
 def layer0(rows, setting, column):
@@ -21,14 +21,14 @@ def layer0(rows, setting, column):
 @pytest.fixture(scope="module")
 def fig4_rows(tmp_path_factory):
     out = run_experiment("fig4", "quick", tmp_path_factory.mktemp("runs"),
-                         {"settings": ["WA", "L2 only"]})
+                         {"settings": ["WA", "L2 only"]}).path
     return read_parquet(out / "results.parquet")
 
 
 @pytest.fixture(scope="module")
 def fig1_rows(tmp_path_factory):
     out = run_experiment("fig1", "quick", tmp_path_factory.mktemp("runs"),
-                         {"alphas": [0.0, 2.0], "linear_control": False})
+                         {"alphas": [0.0, 2.0], "linear_control": False}).path
     return read_parquet(out / "results.parquet")
 
 

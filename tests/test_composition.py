@@ -2,15 +2,17 @@
 import numpy as np
 import pytest
 
-from modlab.experiments import get_experiment, run_experiment
+from modlab.experiments import get_experiment
+from modlab.experiments.base import Run
 from modlab.experiments.compositional import (
-    ArchSpec,
+    ArchRun,
+    ArchTrainConfig,
     module_readout,
     module_targets,
-    train_architecture,
 )
 from modlab.experiments.fig9 import Fig9Config, deviations
 from modlab.experiments.fig11 import ridge_scores
+from modlab.experiments.members import Trained
 from modlab.metrics import (
     affine_fit,
     affine_r2,
@@ -18,6 +20,7 @@ from modlab.metrics import (
     step_quadratic_fit,
     trimmed_mean,
 )
+from modlab.sweep import run_experiment
 from modlab.tasks import make_task, sine_functions
 from modlab.tasks.composition import (
     disc_points,
@@ -25,6 +28,8 @@ from modlab.tasks.composition import (
     gaussian_target,
     sine_compose,
 )
+from modlab.train import train_ensemble, with_overrides
+from modlab.train.result import results_of
 
 # ---------------------------------------------------------------- tasks
 
@@ -154,7 +159,7 @@ def test_invalid_experiment_values_are_value_errors(tmp_path):
                "n_points": 300}),
 ])
 def test_experiments_write_results_and_figures(tmp_path, name, overrides):
-    out = run_experiment(name, "quick", tmp_path, overrides)
+    out = run_experiment(name, "quick", tmp_path, overrides).path
     assert (out / "results.parquet").exists() and (out / "summary.md").exists()
     assert list(out.glob("*.png"))
 
@@ -164,10 +169,17 @@ def test_experiments_write_results_and_figures(tmp_path, name, overrides):
 SEEDS = [0, 1, 2, 3]
 
 
+def train_seeds(config, seeds, **labels) -> ArchRun:
+    """The seeds of one config as one ensemble, seen as the analyses see it."""
+    runs = [Run(with_overrides(config, {"seed": s}), {**labels, "seed": s}) for s in seeds]
+    results = results_of(train_ensemble([r.config for r in runs]))
+    return ArchRun(config.net.arch, [Trained(r, res) for r, res in zip(runs, results)])
+
+
 def gaussian_runs(steps=2000):
     data = make_task("gaussian")
-    runs = {a: train_architecture(ArchSpec(a, [64, 1], [128], "prelu", steps, 64, 1e-3),
-                                  [data], SEEDS)
+    cfg = ArchTrainConfig(steps=steps)
+    runs = {a: train_seeds(cfg.run_config(a, "prelu", "gaussian", {}), SEEDS)
             for a in ("modular", "fc", "bottleneck")}
     return data, runs
 
@@ -200,12 +212,13 @@ def test_modular_network_extrapolates_on_the_gaussian():
 @pytest.mark.slow
 def test_deeper_modules_compute_their_function():
     cfg = Fig9Config(steps=6000, seeds=len(SEEDS), m_values=[1, 3])
-    datasets = [make_task("modular", n=4, task_seed=s, data_seed=s, amp=cfg.amp,
-                          omega=cfg.omega) for s in SEEDS]
     dev, fitted = {}, {}
     for m in (1, 3):
-        run = train_architecture(cfg.spec(m, 3), datasets, SEEDS)
-        dev[m] = deviations(cfg, run, datasets)[0].mean(axis=1)     # per network
+        configs = [cfg.run_config(m, 3, s) for s in SEEDS]
+        runs = [Run(c, {"seed": c.seed}) for c in configs]
+        run = ArchRun("modular", [Trained(r, res) for r, res in
+                                  zip(runs, results_of(train_ensemble(configs)))])
+        dev[m] = deviations(cfg, run, run.datasets)[0].mean(axis=1)     # per network
         fitted[m] = run.ood_loss <= cfg.fit_threshold
     # Compare only networks that learned the task at both depths (an unfitted network's
     # modules are meaningless, and would inflate m = 1's deviation). At 6k steps Adam 1e-4

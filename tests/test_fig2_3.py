@@ -16,8 +16,8 @@ L_{1,2} seed and k* ≠ 4 for every L2 seed, plus a gap margin (0.5 vs 0.3).
 import numpy as np
 import pytest
 
-from modlab.experiments import run_experiment
 from modlab.experiments.results import read_parquet
+from modlab.sweep import run_experiment
 
 
 def layer0(rows, setting, column):
@@ -27,7 +27,7 @@ def layer0(rows, setting, column):
 @pytest.fixture(scope="module")
 def fig2_rows(tmp_path_factory):
     out = run_experiment("fig2", "quick", tmp_path_factory.mktemp("runs"),
-                         {"sigmas": [0.0, 0.2, 0.4], "steps": 6000, "spectra_at": [0.0, 0.4]})
+                         {"sigmas": [0.0, 0.2, 0.4], "steps": 6000, "spectra_at": [0.0, 0.4]}).path
     assert (out / "tradeoff.png").exists() and (out / "spectra.png").exists()
     return read_parquet(out / "results.parquet")
 
@@ -36,7 +36,7 @@ def fig2_rows(tmp_path_factory):
 def fig3_rows(tmp_path_factory):
     out = run_experiment("fig3", "quick", tmp_path_factory.mktemp("runs"),
                          {"settings": ["Poisson one-hot", "L12 dense", "L2 dense"],
-                          "steps": 5000, "lr": 1e-2})
+                          "steps": 5000, "lr": 1e-2}).path
     assert (out / "weights_reordered.png").exists() and (out / "spectra.png").exists()
     return read_parquet(out / "results.parquet")
 
@@ -65,5 +65,5 @@ def test_fig3_poisson_onehot_and_l12_modular_l2_not(fig3_rows):
 
 
 def test_fig3_rejects_unknown_setting(tmp_path):
-    with pytest.raises(ValueError, match="unknown setting"):
+    with pytest.raises(ValueError, match="invalid .settings. value .L3."):
         run_experiment("fig3", "quick", tmp_path, {"settings": ["L3"]})

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from modlab.experiments import run_experiment
 from modlab.experiments.fig7 import with_test_noise
 from modlab.experiments.results import read_parquet
 from modlab.nn import MLP
+from modlab.sweep import run_experiment
 from modlab.tasks import make_task, sine_functions
 from modlab.tasks.mixing import rotation_23
 
@@ -60,7 +60,7 @@ def test_test_time_noise_switches_on_in_eval_and_restores():
 
 @pytest.fixture(scope="module")
 def fig5_rows(tmp_path_factory):
-    out = run_experiment("fig5", "quick", tmp_path_factory.mktemp("runs"), {"steps": 6000})
+    out = run_experiment("fig5", "quick", tmp_path_factory.mktemp("runs"), {"steps": 6000}).path
     assert (out / "spectra.png").exists() and (out / "weights_reordered_kstar.png").exists()
     return read_parquet(out / "results.parquet")
 
@@ -68,7 +68,7 @@ def fig5_rows(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fig7_rows(tmp_path_factory):
     out = run_experiment("fig7", "quick", tmp_path_factory.mktemp("runs"),
-                         {"sizes": [256, 2048], "steps": 4000, "workers": 1})
+                         {"sizes": [256, 2048], "steps": 4000, "workers": 1}).path
     assert (out / "robustness.png").exists()
     return read_parquet(out / "results.parquet")
 

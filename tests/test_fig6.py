@@ -10,17 +10,17 @@ range (an extrapolated N* would not be a measurement).
 import numpy as np
 import pytest
 
-from modlab.experiments import get_experiment, run_experiment
-from modlab.experiments.fig6 import fit_rows, members_for
-from modlab.experiments.members import group_members
+from modlab.experiments import get_experiment
+from modlab.experiments.fig6 import fit_rows, runs_for
 from modlab.experiments.results import read_parquet
 from modlab.metrics import sigmoid_log
+from modlab.sweep import pack, run_experiment
 
 
 def test_one_ensemble_per_n_and_size_with_own_data_per_seed():
     cfg = get_experiment("fig6").make_config("quick", {"seeds": 3})
-    members = members_for(cfg, 3, 64)
-    assert len(group_members(members)) == 1
+    members = runs_for(cfg, 3, 64)
+    assert len(pack([m.config for m in members])) == 1
     assert [m.config.task.params["data_seed"] for m in members] == [0, 1, 2]
     assert members[0].config.net.hidden == [24, 24, 24]          # H = 8n
     assert members[0].config.task.params["n_train"] == 64
@@ -36,9 +36,9 @@ def test_fit_rows_recover_exponential_growth_from_synthetic_gaps():
         for size in sizes:
             for _ in range(5):
                 g = sigmoid_log(size, 0.1, 0.6, 2.0, np.log(nstar)) + rng.normal(0, 0.03)
-                rows.append({"n": n, "n_train": int(size), "gap_at_true_k": float(g)})
+                rows.append({"modules": n, "n_train": int(size), "gap_at_true_k": float(g)})
     fits = fit_rows(rows, [2, 3, 4, 5])
-    sig = {f["n"]: f for f in fits if f["setting"].startswith("sigmoid")}
+    sig = {f["modules"]: f for f in fits if f["setting"].startswith("sigmoid")}
     assert all(f["determined"] for f in sig.values())
     exp = next(f for f in fits if f["setting"] == "exponential fit")
     assert exp["fitted_ns"] == [2, 3, 4, 5]
@@ -49,7 +49,7 @@ def test_fit_rows_recover_exponential_growth_from_synthetic_gaps():
 def fig6_out(tmp_path_factory):
     return run_experiment("fig6", "quick", tmp_path_factory.mktemp("runs"),
                           {"ns": [2, 4], "sizes": [4, 16, 64, 256, 1024], "steps": 3000,
-                           "workers": 1})
+                           "workers": 1}).path
 
 
 @pytest.mark.slow
@@ -58,7 +58,7 @@ def test_fitted_nstar_grows_with_n(fig6_out):
     assert (fig6_out / "sample_complexity.png").exists() and (fig6_out / "fits.json").exists()
     members = [r for r in rows if r.get("n_train") is not None]
     assert len(members) == 2 * 5 * 5 and {r["layer"] for r in members} == {0}
-    fits = {r["n"]: r for r in rows if str(r["setting"]).startswith("sigmoid")}
+    fits = {r["modules"]: r for r in rows if str(r["setting"]).startswith("sigmoid")}
     assert fits[2]["converged"] and fits[4]["converged"]
     assert 4 <= fits[2]["nstar"] < fits[4]["nstar"] <= 1024, (fits[2]["nstar"], fits[4]["nstar"])
 

@@ -14,13 +14,10 @@ from modlab.metrics.spectral import laplacian_eigen, laplacian_spectrum
 from modlab.nn.rng import fill_member_rand_, fill_member_randn_, make_generators, member_randn
 from modlab.sweep import Job, ProcessExecutor, SerialExecutor, ensemble_job, make_executor
 from modlab.train import EpochSampler, OptimConfig, RunConfig, fit, train_ensemble
+from modlab.train.engine_mlp import ManualGradient, manual_gradient_unsupported
 from modlab.train.ensemble import build_datasets, build_model, stack_data
-from modlab.train.loop import FlatAdam, FlatParameters
-from modlab.train.objective import (
-    ManualGradient,
-    RegressionObjective,
-    manual_gradient_unsupported,
-)
+from modlab.train.objective import RegressionObjective
+from modlab.train.optim import FlatAdam, FlatParameters
 from modlab.train.runtime import (
     THREADS_ENV,
     default_threads,

@@ -1,5 +1,5 @@
-"""Command-line interface: `modlab list | run | analyze | …`."""
-from . import analyze, experiments, range_check  # noqa: F401  (command registration)
+"""Command-line interface: `modlab list | show | run | sweep | results | analyze | range-check`."""
+from . import analyze, experiments, range_check, sweeps  # noqa: F401  (command registration)
 from .app import app
 
 

@@ -1,4 +1,5 @@
-"""The `modlab` command line."""
+"""The `modlab` command line (typer). Every command imports what it needs inside its body,
+so that `modlab --help` and `modlab list` start at once (no torch, matplotlib, sklearn)."""
 from __future__ import annotations
 
 import typer

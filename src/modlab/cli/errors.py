@@ -1,24 +1,43 @@
 """One-line errors for bad input: message to stderr, exit code 2, no traceback."""
 from __future__ import annotations
 
+import errno
 import functools
 
 import typer
 
 USAGE_ERROR = 2
+RUN_FAILED = 1
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = USAGE_ERROR) -> None:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(USAGE_ERROR)
+    raise typer.Exit(code)
+
+
+def _os_message(err: OSError) -> str:
+    where = f": {err.filename}" if getattr(err, "filename", None) else ""
+    reason = {errno.EACCES: "permission denied", errno.EPERM: "not permitted",
+              errno.ENOTDIR: "not a directory", errno.EISDIR: "is a directory",
+              errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+              errno.ENOENT: "no such file or directory"}.get(err.errno, err.strerror or str(err))
+    return f"cannot write or read{where} ({reason})"
 
 
 def one_line_errors(fn):
-    """Turn ValueError (our validation errors) and missing files into one-line exits."""
+    """Turn our validation errors, bad paths and impossible sizes into one-line exits."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, ImportError) as err:
+        except (ValueError, ImportError) as err:
             fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        except FileNotFoundError as err:
+            fail(str(err).splitlines()[0] if err.filename is None else
+                 f"no such file or directory: {err.filename}")
+        except OSError as err:
+            fail(_os_message(err))
+        except MemoryError:
+            fail("not enough memory for this configuration (see the resource estimate in "
+                 "`modlab show EXPERIMENT`; lower the sizes)")
     return wrapper

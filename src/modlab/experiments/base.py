@@ -1,4 +1,9 @@
-"""Experiment registry: each paper figure is a named config + run function + presets."""
+"""Experiment registry: each paper figure is a named config, a plan (the training runs it
+needs, each a `RunConfig` with labels), an analysis of the trained runs, and presets.
+
+Training is not the experiment's business: `modlab.sweep.run_experiment` trains the planned
+runs (packed into ensembles, resumable, cached in a results store) and hands them back.
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..train.config import RunConfig
 
 
 class ExperimentConfig(BaseModel):
@@ -26,10 +33,18 @@ class ExperimentConfig(BaseModel):
 
 @dataclass
 class Context:
-    """What a run function gets besides its config: where to write, how to report progress."""
+    """What an analysis gets besides its config and runs: where to write its files."""
 
     out: Path
-    progress: Callable[[str, int], Callable[[int], None]] | None = None  # (label, total) → advance(to)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of a plan: its config and what the experiment calls it (labels such
+    as setting and seed; JSON values)."""
+
+    config: RunConfig
+    labels: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass
@@ -39,7 +54,8 @@ class Experiment:
     paper: str                                   # the figure it reproduces
     claim: str                                   # what the figure should show
     config: type[ExperimentConfig]
-    run: Callable[[Any, Context], list[dict]]    # trains, plots, returns result rows
+    plan: Callable[[Any], list[Run]]             # the runs to train (validates the config)
+    analyze: Callable[[Any, list, Context], list[dict]]   # trained runs → rows (+ figures)
     presets: dict[str, dict] = field(default_factory=dict)
     summary_metrics: tuple[str, ...] = ("k_star", "gap_at_true_k", "test_loss")
     group_by: tuple[str, ...] = ("setting", "layer")
@@ -58,6 +74,15 @@ class Experiment:
             e = err.errors()[0]
             loc = ".".join(str(p) for p in e["loc"])
             raise ValueError(f"invalid {loc!r} for {self.name}: {e['msg']}") from None
+
+
+def check_settings(chosen, allowed) -> None:
+    """A one-line error for unknown setting names (and for none at all)."""
+    if not chosen:
+        raise ValueError(f"invalid 'settings': give at least one of: {', '.join(allowed)}")
+    unknown = [s for s in chosen if s not in allowed]
+    if unknown:
+        raise ValueError(f"invalid 'settings' value {unknown[0]!r}; allowed: {', '.join(allowed)}")
 
 
 REGISTRY: dict[str, Experiment] = {}

@@ -1,42 +1,22 @@
-"""Shared pipeline of Figs. 8, 9, 11: train one architecture as an ensemble over seeds through
-`fit`, recording ID (train-set) and OOD (test-set) loss curves, and read out its modules."""
+"""Shared pieces of Figs. 8, 9, 11: each architecture × task × seed is a `modular`-kind run
+logging ID (train-set) and OOD (test-set) loss; the analyses regroup the seeds and read out
+the modules."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
-from ..nn import make_architecture, parameter_count
+from ..nn import parameter_count
 from ..tasks import Dataset, SineFunctions
-from ..train import Data, History, evaluate_mse, fit
-from ..train.objectives_generic import mse_objective
-from .base import Context, ExperimentConfig
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-@dataclass
-class ArchSpec:
-    """One architecture and its training settings (everything but the data and the seeds)."""
-
-    arch: str
-    block_widths: list[int]
-    head_widths: list[int]
-    activation: str
-    steps: int
-    batch_size: int
-    lr: float
-    optimizer: str = "adamw"
-    weight_decay: float = 0.0
-    eval_every: int = 500
+from ..train import RunConfig, with_overrides
+from ..train.result import ensemble_of
+from .base import ExperimentConfig, Run
 
 
 class ArchTrainConfig(ExperimentConfig):
@@ -51,20 +31,50 @@ class ArchTrainConfig(ExperimentConfig):
     weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled decay (authors' code: 0)")
     eval_every: int = Field(250, ge=1)
 
-    def spec(self, arch: str, activation: str) -> ArchSpec:
-        return ArchSpec(arch, self.block_widths, self.head_widths, activation, self.steps,
-                        self.batch_size, self.lr, "adamw", self.weight_decay, self.eval_every)
+    def run_config(self, arch: str, activation: str, task: str, params: dict,
+                   optimizer: str = "adamw", **net) -> RunConfig:
+        """One architecture on one task: ID = the train set, OOD = the test set (logged)."""
+        net = {"kind": "modular", "arch": arch, "block_widths": self.block_widths,
+               "head_widths": self.head_widths, "activation": activation, **net}
+        return RunConfig(task={"name": task, "params": params}, net=net,
+                         optim={"steps": self.steps, "batch_size": self.batch_size,
+                                "lr": self.lr, "optimizer": optimizer,
+                                "weight_decay": self.weight_decay,
+                                "eval_every": min(self.eval_every, self.steps),
+                                "eval_train": True})
+
+
+def seed_runs(config: RunConfig, seeds: Sequence[int], **labels) -> list[Run]:
+    return [Run(with_overrides(config, {"seed": s}), {**labels, "seed": s}) for s in seeds]
 
 
 @dataclass
 class ArchRun:
-    spec: ArchSpec
-    seeds: list[int]
-    model: nn.Module
-    history: History
-    curve_steps: np.ndarray      # (T,)
-    id_curve: np.ndarray         # (T, M) full ID-set MSE
-    ood_curve: np.ndarray        # (T, M) OOD-set MSE (NaN where the OOD set is empty)
+    """The seeds of one architecture on one task, trained: the M networks as one ensemble
+    again, their ID (whole train set) and OOD (test set) curves."""
+
+    arch: str
+    trained: list
+
+    @property
+    def seeds(self) -> list[int]:
+        return [t.seed for t in self.trained]
+
+    @cached_property
+    def model(self) -> nn.Module:
+        return ensemble_of([t.result for t in self.trained])
+
+    @property
+    def curve_steps(self) -> np.ndarray:
+        return self.trained[0].curve_steps
+
+    @property
+    def id_curve(self) -> np.ndarray:      # (T, M) whole-ID-set MSE
+        return np.stack([t.result.curves["train_eval"] for t in self.trained], axis=1)
+
+    @property
+    def ood_curve(self) -> np.ndarray:     # (T, M) OOD-set MSE (NaN where it is empty)
+        return np.stack([t.test_curve for t in self.trained], axis=1)
 
     @property
     def id_loss(self) -> np.ndarray:
@@ -78,45 +88,17 @@ class ArchRun:
     def params(self) -> int:
         return parameter_count(self.model)
 
-
-def as_data(datasets: Sequence[Dataset]) -> Data:
-    """Shared tensors for one data set, (M, N, d) stacks for one per member (equal shapes)."""
-    if len({id(d) for d in datasets}) == 1:
-        d = datasets[0]
-        return Data(d.x_train, d.y_train, d.x_test, d.y_test)
-    return Data(*(torch.stack([getattr(d, f) for d in datasets])
-                  for f in ("x_train", "y_train", "x_test", "y_test")))
+    @property
+    def datasets(self) -> list[Dataset]:
+        return [t.dataset for t in self.trained]
 
 
-def train_architecture(spec: ArchSpec, datasets: Sequence[Dataset], seeds: Sequence[int], *,
-                       device: str = "cpu", ctx: Context | None = None,
-                       label: str = "") -> ArchRun:
-    """Train len(seeds) members of `spec.arch` in one ensemble; datasets: one, or one per seed."""
-    dev = resolve_device(device)
-    data = as_data(datasets).to(dev)
-    first = datasets[0]
-    model = make_architecture(spec.arch, n_in=first.n_in, n_out=first.n_out,
-                              block_widths=spec.block_widths, head_widths=spec.head_widths,
-                              members=len(seeds), activation=spec.activation,
-                              seeds=list(seeds)).to(dev)
-    id_curve: list[np.ndarray] = []
-    advance: Callable[[int], None] | None = (
-        ctx.progress(label or spec.arch, spec.steps) if ctx and ctx.progress else None)
-
-    def on_eval(step: int, history: History) -> None:
-        # fit's own test evaluation is the OOD loss; the ID loss is over the whole train set.
-        id_curve.append(evaluate_mse(model, data.x_train, data.y_train).cpu().numpy())
-        if advance:
-            advance(step)
-
-    history = fit(model, mse_objective, data, seeds=list(seeds), steps=spec.steps,
-                  batch_size=spec.batch_size, lr=spec.lr, optimizer=spec.optimizer,
-                  weight_decay=spec.weight_decay, eval_every=min(spec.eval_every, spec.steps),
-                  on_eval=on_eval)
-    arrays = history.as_arrays()
-    model.eval()
-    return ArchRun(spec, list(seeds), model, history, arrays["steps"], np.stack(id_curve),
-                   arrays["test_loss"])
+def group_runs(trained: Sequence, *keys: str) -> dict[tuple, ArchRun]:
+    """Trained runs grouped by the given labels (in plan order), one `ArchRun` per group."""
+    groups: dict[tuple, list] = {}
+    for t in trained:
+        groups.setdefault(tuple(t.labels[k] for k in keys), []).append(t)
+    return {k: ArchRun(v[0].config.net.arch, v) for k, v in groups.items()}
 
 
 @torch.no_grad()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import Context, Experiment, register
-from .noise_figures import MLPFigureConfig, base_run, run_settings
+from .base import Experiment, Run, register
+from .catalog import describe
+from .noise_figures import MLPFigureConfig, analyze_settings, base_run, plan_settings
 
 
 class Fig1Config(MLPFigureConfig):
@@ -14,7 +15,7 @@ class Fig1Config(MLPFigureConfig):
     linear_control: bool = True
 
 
-def run(cfg: Fig1Config, ctx: Context) -> list[dict]:
+def plan(cfg: Fig1Config) -> list[Run]:
     noise = {"noise.sigma": cfg.sigma, "noise.site": cfg.noise_site}
     settings = {f"alpha={a:g}": {**noise, "noise.alpha": a} for a in cfg.alphas}
     bases = {"mlp": base_run(cfg)}
@@ -23,16 +24,15 @@ def run(cfg: Fig1Config, ctx: Context) -> list[dict]:
         linear.net.activation, linear.net.bias = "identity", False
         bases["linear"] = linear
         settings["linear alpha=2"] = {**noise, "noise.alpha": 2.0, "base": "linear"}
-    return run_settings(cfg, ctx, bases, settings)[1]
+    return plan_settings(cfg, bases, settings)
 
 
 register(Experiment(
     name="fig1",
-    title="Activity-dependent noise drives modularity",
-    paper="Qian, Liang & Fiete 2025, Fig. 1",
-    claim="layer-0 g_4 large (k* = 4) for α = 1, 2; not for α = 0 nor for the linear net",
+    **describe("fig1"),
     config=Fig1Config,
-    run=run,
+    plan=plan,
+    analyze=analyze_settings,
     presets={
         # Noise needs ~20k steps to separate clearly (spec 1 calibration: α=2 weak at 5k).
         "quick": {"steps": 20_000, "seeds": 3, "eval_every": 1000},

@@ -9,14 +9,15 @@ import numpy as np
 from pydantic import Field
 
 from ..metrics import affine_r2, step_quadratic_fit, trimmed_mean
-from ..tasks import make_task
-from .base import Context, Experiment, register
+from .base import Context, Experiment, Run, register
+from .catalog import describe
 from .compositional import (
     ArchRun,
     ArchTrainConfig,
+    group_runs,
     module_readout,
     module_targets,
-    train_architecture,
+    seed_runs,
 )
 from .plots import plt, save
 from .results import atomic_write_text
@@ -62,14 +63,14 @@ def ridge_scores(grid: np.ndarray, outputs: np.ndarray) -> np.ndarray:
 
 
 def result_rows(cfg: Fig11Config, r: float, run: ArchRun, data) -> list[dict]:
-    modular = run.spec.arch == "modular"
+    modular = run.arch == "modular"
     if modular:
         out = np.moveaxis(module_readout(run.model, GRID), 1, -1)          # (M, 2, grid)
         scores = ridge_scores(GRID, out)
         r2 = affine_r2(out, module_targets(data, GRID).T[None]).min(axis=1)
     rows = []
     for i, seed in enumerate(run.seeds):
-        row = {"arch": run.spec.arch, "r": r, "seed": seed, "params": run.params,
+        row = {"arch": run.arch, "r": r, "seed": seed, "params": run.params,
                "id_loss": float(run.id_loss[i]), "ood_loss": float(run.ood_loss[i]),
                "n_id": data.info["n_id"], "n_ood": data.info["n_ood"]}
         if modular:
@@ -80,15 +81,18 @@ def result_rows(cfg: Fig11Config, r: float, run: ArchRun, data) -> list[dict]:
     return rows
 
 
-def run(cfg: Fig11Config, ctx: Context) -> list[dict]:
+def plan(cfg: Fig11Config) -> list[Run]:
     check(cfg)
-    rows = []
-    for r in cfg.r_values:
-        data = make_task("gaussian", s=cfg.s, r=r, n_points=cfg.n_points, data_seed=cfg.data_seed)
-        for arch in cfg.architectures:
-            run_ = train_architecture(cfg.spec(arch, cfg.activation), [data], cfg.seed_list(),
-                                      device=cfg.device, ctx=ctx, label=f"r={r:g} {arch}")
-            rows += result_rows(cfg, r, run_, data)
+    return [run for r in cfg.r_values for arch in cfg.architectures
+            for run in seed_runs(cfg.run_config(arch, cfg.activation, "gaussian",
+                                                {"s": cfg.s, "r": r, "n_points": cfg.n_points,
+                                                 "data_seed": cfg.data_seed}),
+                                 cfg.seed_list(), r=r, arch=arch)]
+
+
+def analyze(cfg: Fig11Config, trained, ctx: Context) -> list[dict]:
+    rows = [row for (r, _arch), run_ in group_runs(trained, "r", "arch").items()
+            for row in result_rows(cfg, r, run_, run_.datasets[0])]
     atomic_write_text(ctx.out / "trimmed.md", trimmed_table(rows))
     plot_ood_vs_r(rows, ctx.out / "fig11_ood_vs_r.png")
     return rows
@@ -140,12 +144,10 @@ def plot_ood_vs_r(rows: list[dict], path) -> None:
 
 register(Experiment(
     name="fig11",
-    title="OOD loss against the fan-shaped ID/OOD split (Gaussian task)",
-    paper="Qian, Liang & Fiete 2025, Fig. 11 (Appendix A)",
-    claim="the modular network reaches the true function (low OOD loss) at a much smaller r "
-          "than FC and bottleneck; a few modular seeds find the ridge solution",
+    **describe("fig11"),
     config=Fig11Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         "quick": {"steps": 3000, "seeds": 4, "r_values": [0.2, 0.35, 0.5, 0.7]},
         "paper": {"steps": 10_000, "seeds": 20},

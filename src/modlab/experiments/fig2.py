@@ -6,8 +6,9 @@ from typing import Annotated
 import matplotlib.pyplot as plt
 from pydantic import Field
 
-from .base import Context, Experiment, register
-from .noise_figures import MLPFigureConfig, base_run, run_settings
+from .base import Context, Experiment, Run, register
+from .catalog import describe
+from .noise_figures import MLPFigureConfig, analyze_settings, base_run, plan_settings
 from .plots import errorbar_by, plot_spectra, save
 
 
@@ -24,16 +25,21 @@ def setting_name(sigma: float) -> str:
     return f"sigma={sigma:g}"
 
 
-def run(cfg: Fig2Config, ctx: Context) -> list[dict]:
+def plan(cfg: Fig2Config) -> list[Run]:
     settings = {setting_name(s): {"noise.sigma": s, "noise.alpha": cfg.alpha,
                                   "noise.site": cfg.noise_site} for s in cfg.sigmas}
-    _, rows = run_settings(cfg, ctx, {"mlp": base_run(cfg)}, settings)
+    return plan_settings(cfg, {"mlp": base_run(cfg)}, settings)
+
+
+def analyze(cfg: Fig2Config, trained, ctx: Context) -> list[dict]:
+    rows = analyze_settings(cfg, trained, ctx)
     sigma_of = {setting_name(s): s for s in cfg.sigmas}
     for r in rows:
         r["sigma"] = sigma_of[r["setting"]]
     plot_tradeoff(rows, ctx)
     shown = [setting_name(s) for s in cfg.spectra_at if setting_name(s) in sigma_of]
-    plot_spectra(rows, ctx.out / "spectra.png", settings=shown or None)
+    plot_spectra([r for r in rows if not r["diverged"]], ctx.out / "spectra.png",
+                 settings=shown or None)
     return rows
 
 
@@ -53,11 +59,10 @@ def plot_tradeoff(rows: list[dict], ctx: Context) -> None:
 
 register(Experiment(
     name="fig2",
-    title="Noise strength trades modularity against test loss",
-    paper="Qian, Liang & Fiete 2025, Fig. 2",
-    claim="with α = 2, both the layer-0 g_4 and the noise-free test loss rise with σ",
+    **describe("fig2"),
     config=Fig2Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # Noise needs ~20k steps to separate from the noise-free net (spec 1 calibration).
         "quick": {"steps": 20_000, "seeds": 3, "eval_every": 1000,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import Context, Experiment, register
-from .noise_figures import MLPFigureConfig, base_run, run_settings
+from .base import Context, Experiment, Run, check_settings, register
+from .catalog import describe
+from .noise_figures import MLPFigureConfig, analyze_settings, base_run, plan_settings
 from .plots import plot_spectra
 
 # "sigma"/"lam" are placeholders for the config's values.
@@ -37,24 +38,24 @@ def resolve(cfg: Fig3Config, name: str) -> dict:
     return {k: values.get(v, v) if isinstance(v, str) else v for k, v in SETTINGS[name].items()}
 
 
-def run(cfg: Fig3Config, ctx: Context) -> list[dict]:
-    unknown = [s for s in cfg.settings if s not in SETTINGS]
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; allowed: {', '.join(SETTINGS)}")
+def plan(cfg: Fig3Config) -> list[Run]:
+    check_settings(cfg.settings, SETTINGS)
     settings = {name: resolve(cfg, name) for name in cfg.settings}
-    _, rows = run_settings(cfg, ctx, {"linear": linear_identity_run(cfg)}, settings)
-    plot_spectra(rows, ctx.out / "spectra.png", layers=[0])
+    return plan_settings(cfg, {"linear": linear_identity_run(cfg)}, settings)
+
+
+def analyze(cfg: Fig3Config, trained, ctx: Context) -> list[dict]:
+    rows = analyze_settings(cfg, trained, ctx)
+    plot_spectra([r for r in rows if not r["diverged"]], ctx.out / "spectra.png", layers=[0])
     return rows
 
 
 register(Experiment(
     name="fig3",
-    title="Linear network: Poisson noise with one-hot inputs and L_{1,2} modularise W_in",
-    paper="Qian, Liang & Fiete 2025, Fig. 3",
-    claim="W_in has k* = 4 for Poisson noise (one-hot inputs) and L_{1,2} (dense inputs); "
-          "not for L1 or L2",
+    **describe("fig3"),
     config=Fig3Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # L_{1,2} and Poisson reach g_4 ≈ 1 only after ~12–17k steps at lr 1e-3 (measured).
         "quick": {"steps": 20_000, "seeds": 3, "eval_every": 1000},

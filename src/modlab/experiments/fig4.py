@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .base import Context, Experiment, register
-from .noise_figures import MLPFigureConfig, base_run, run_settings
+from .base import Experiment, Run, check_settings, register
+from .catalog import describe
+from .noise_figures import MLPFigureConfig, analyze_settings, base_run, plan_settings
 
 SETTINGS = {
     "WA": {"reg.wa": "lam"},
@@ -24,23 +25,19 @@ class Fig4Config(MLPFigureConfig):
     settings: list[str] = Field(default_factory=lambda: list(SETTINGS))
 
 
-def run(cfg: Fig4Config, ctx: Context) -> list[dict]:
-    unknown = [s for s in cfg.settings if s not in SETTINGS]
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; allowed: {', '.join(SETTINGS)}")
+def plan(cfg: Fig4Config) -> list[Run]:
+    check_settings(cfg.settings, SETTINGS)
     settings = {name: {k: (cfg.lam if v == "lam" else v) for k, v in SETTINGS[name].items()}
                 for name in cfg.settings}
-    return run_settings(cfg, ctx, {"mlp": base_run(cfg)}, settings)[1]
+    return plan_settings(cfg, {"mlp": base_run(cfg)}, settings)
 
 
 register(Experiment(
     name="fig4",
-    title="Weighted-activity regularisation and its alternatives",
-    paper="Qian, Liang & Fiete 2025, Figs. 4 and 10",
-    claim="WA (ReLU) modular with k* = 4; activity modular with dead neurons; L2 not; "
-          "tanh/sigmoid less modular",
+    **describe("fig4"),
     config=Fig4Config,
-    run=run,
+    plan=plan,
+    analyze=analyze_settings,
     presets={
         # WA separates from L2 by 5k steps (spec 1 calibration).
         "quick": {"steps": 5_000, "seeds": 3, "eval_every": 500},

@@ -6,8 +6,9 @@ import math
 from pydantic import Field
 
 from ..metrics import gap_at
-from .base import Context, Experiment, register
-from .noise_figures import MLPFigureConfig, base_run, run_settings
+from .base import Context, Experiment, Run, register
+from .catalog import describe
+from .noise_figures import MLPFigureConfig, analyze_settings, base_run, plan_settings
 from .plots import plot_reordered_weights, plot_spectra
 
 
@@ -17,7 +18,7 @@ class Fig5Config(MLPFigureConfig):
     wa_alpha: float = Field(2.0, gt=0)
 
 
-def run(cfg: Fig5Config, ctx: Context) -> list[dict]:
+def plan(cfg: Fig5Config) -> list[Run]:
     if cfg.n < 3:
         raise ValueError(f"invalid 'n' for fig5: mixing rotates factors 2 and 3, need n >= 3, got {cfg.n}")
     task = {"theta": cfg.theta, "task_seed": cfg.task_seed}
@@ -25,23 +26,27 @@ def run(cfg: Fig5Config, ctx: Context) -> list[dict]:
              "late": base_run(cfg, task="late_mixing", **task)}
     wa = {"reg.wa": cfg.lam, "reg.wa_alpha": cfg.wa_alpha}
     settings = {"early mixing": {**wa, "base": "early"}, "late mixing": {**wa, "base": "late"}}
-    trained, rows = run_settings(cfg, ctx, bases, settings)
+    return plan_settings(cfg, bases, settings)
+
+
+def analyze(cfg: Fig5Config, trained, ctx: Context) -> list[dict]:
+    rows = analyze_settings(cfg, trained, ctx)
     for r in rows:
         # g_{n−1}: early mixing merges two factors in layer 0, leaving n − 1 modules there.
-        r["gap_at_n_minus_1"] = float(gap_at(r["eigvals"], cfg.n - 1))
-    plot_reordered_weights(trained, ctx.out / "weights_reordered_kstar.png", k_star=True)
-    plot_spectra(rows, ctx.out / "spectra.png")
+        r["gap_at_n_minus_1"] = float(gap_at(r["eigvals"], cfg.n - 1)) if r["eigvals"] \
+            else float("nan")
+    plot_reordered_weights([t for t in trained if not t.diverged],
+                           ctx.out / "weights_reordered_kstar.png", k_star=True)
+    plot_spectra([r for r in rows if not r["diverged"]], ctx.out / "spectra.png")
     return rows
 
 
 register(Experiment(
     name="fig5",
-    title="Early and late mixing: modules are mixed only where the task needs it",
-    paper="Qian, Liang & Fiete 2025, Fig. 5 (Eqs. 21–22)",
-    claim="with WA, early mixing gives k* = 3 in layer 0 and 4 after; late mixing keeps k* = 4 "
-          "until the last layer",
+    **describe("fig5"),
     config=Fig5Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # Layer 0 settles by ~4k steps; deeper layers are still sorting themselves at 12k.
         "quick": {"steps": 20_000, "seeds": 3, "eval_every": 1000},

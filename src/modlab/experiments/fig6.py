@@ -10,8 +10,9 @@ import numpy as np
 from pydantic import Field
 
 from ..metrics import exponential, fit_exponential, fit_sigmoid_log, sigmoid_log
-from .base import Context, Experiment, register
-from .members import Member, modularity_rows, train_groups, with_overrides
+from .base import Context, Experiment, Run, register
+from .catalog import describe
+from .members import modularity_rows, with_overrides
 from .noise_figures import MLPFigureConfig, base_run
 from .plots import errorbar_by, save
 from .results import atomic_write_text
@@ -29,29 +30,24 @@ class Fig6Config(MLPFigureConfig):
     lam: float = Field(1e-3, ge=0, description="λ of the WA regulariser")
 
 
-def members_for(cfg: Fig6Config, n: int, n_train: int) -> list[Member]:
-    """Seeds of one (n, N) point: same shapes, so one ensemble. Each seed draws its own
-    training set (data_seed = seed): N* should not hinge on one lucky draw."""
+def runs_for(cfg: Fig6Config, n: int, n_train: int) -> list[Run]:
+    """Seeds of one (n, N) point. Each seed draws its own training set (data_seed = seed):
+    N* should not hinge on one lucky draw."""
     base = base_run(cfg.model_copy(update={"n": n, "hidden": cfg.width_per_n * n,
                                            "n_train": n_train}))
-    name = f"n={n} N={n_train}"
-    return [Member(name, s, with_overrides(base, {"seed": s, "reg.wa": cfg.lam,
-                                                  "task.params.data_seed": s}))
+    return [Run(with_overrides(base, {"seed": s, "reg.wa": cfg.lam, "task.params.data_seed": s}),
+                {"setting": f"n={n} N={n_train}", "seed": s, "modules": n, "n_train": n_train})
             for s in cfg.seed_list()]
 
 
-def run(cfg: Fig6Config, ctx: Context) -> list[dict]:
-    # One ensemble per (n, N): data sets of different N cannot share a batched tensor.
-    points = [(n, size) for n in cfg.ns for size in cfg.sizes]
-    trained = train_groups([members_for(cfg, n, size) for n, size in points], ctx,
-                           device=cfg.device, workers=cfg.workers)
-    rows = []
-    for t in trained:
-        params = t.config.task.params
-        rows += [{**r, "n": params["n"], "n_train": params["n_train"]}
-                 for r in modularity_rows([t], collapsed=cfg.collapsed)
-                 if r["layer"] == 0]      # the figure's quantity: layer-0 g_n
-    fits = fit_rows(rows, cfg.ns)
+def plan(cfg: Fig6Config) -> list[Run]:
+    return [r for n in cfg.ns for size in cfg.sizes for r in runs_for(cfg, n, size)]
+
+
+def analyze(cfg: Fig6Config, trained, ctx: Context) -> list[dict]:
+    rows = [r for r in modularity_rows(trained, collapsed=cfg.collapsed)
+            if r["layer"] == 0]      # the figure's quantity: layer-0 g_n
+    fits = fit_rows([r for r in rows if not r["diverged"]], cfg.ns)
     plot_gap_vs_size(rows, fits, ctx)
     atomic_write_text(ctx.out / "fits.json", json.dumps(fits, indent=1))
     return rows + fits
@@ -70,21 +66,21 @@ def fit_rows(rows: list[dict], ns: list[int]) -> list[dict]:
     N* is determined."""
     fits = []
     for n in ns:
-        pts = [(r["n_train"], r["gap_at_true_k"]) for r in rows if r["n"] == n]
+        pts = [(r["n_train"], r["gap_at_true_k"]) for r in rows if r["modules"] == n]
         try:
             f = fit_sigmoid_log(*zip(*pts, strict=True))
         except ValueError:
             continue
-        fits.append({"setting": f"sigmoid fit n={n}", "layer": 0, "n": n,
+        fits.append({"setting": f"sigmoid fit n={n}", "layer": 0, "modules": n,
                      "converged": f.converged, "determined": determined(f, [p[0] for p in pts]),
                      **f.params, **{f"{k}_se": v for k, v in f.stderr.items()},
                      "log10_nstar": f["log_nstar"] / np.log(10)})
     ok = [f for f in fits if f["determined"]]
     if len(ok) >= 2:
-        e = fit_exponential([f["n"] for f in ok], [f["nstar"] for f in ok],
+        e = fit_exponential([f["modules"] for f in ok], [f["nstar"] for f in ok],
                             [f["nstar_se"] for f in ok])
         fits.append({"setting": "exponential fit", "layer": 0, "converged": True,
-                     "fitted_ns": [f["n"] for f in ok],
+                     "fitted_ns": [f["modules"] for f in ok],
                      "exp_rate": e["rate"], "exp_rate_se": e.stderr["rate"],
                      "exp_log_c": e["log_c"], "exp_log_c_se": e.stderr["log_c"],
                      "doubling": e["doubling"], "doubling_se": e.stderr["doubling"]})
@@ -94,7 +90,7 @@ def fit_rows(rows: list[dict], ns: list[int]) -> list[dict]:
 def plot_gap_vs_size(rows: list[dict], fits: list[dict], ctx: Context) -> None:
     """Fig. 6b: layer-0 g_n against N per n with the sigmoid fits; 6c: N* against n (log)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    errorbar_by(left, rows, "n_train", "gap_at_true_k", hue="n")
+    errorbar_by(left, rows, "n_train", "gap_at_true_k", hue="modules")
     grid = np.geomspace(min(r["n_train"] for r in rows), max(r["n_train"] for r in rows), 200)
     sig = [f for f in fits if f["setting"].startswith("sigmoid") and f["converged"]]
     for i, f in enumerate(sig):
@@ -107,7 +103,7 @@ def plot_gap_vs_size(rows: list[dict], fits: list[dict], ctx: Context) -> None:
     for det, style in ((True, "o"), (False, "x")):
         pts = [f for f in sig if f["determined"] == det]
         if pts:
-            right.errorbar([f["n"] for f in pts], [f["nstar"] for f in pts],
+            right.errorbar([f["modules"] for f in pts], [f["nstar"] for f in pts],
                            yerr=[min(f["nstar_se"], f["nstar"] * 10) for f in pts], marker=style,
                            capsize=3, ls="none", color="k",
                            label=None if det else "not determined")
@@ -127,11 +123,10 @@ def plot_gap_vs_size(rows: list[dict], fits: list[dict], ctx: Context) -> None:
 
 register(Experiment(
     name="fig6",
-    title="Sample complexity of modularity emergence",
-    paper="Qian, Liang & Fiete 2025, Fig. 6",
-    claim="the data size N* at which layer-0 g_n switches on grows exponentially with n",
+    **describe("fig6"),
     config=Fig6Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         "quick": {"ns": [2, 3, 4], "sizes": [2 ** k for k in range(2, 12)], "seeds": 5,
                   "steps": 5_000, "eval_every": 1000, "workers": 2},

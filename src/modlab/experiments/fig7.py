@@ -1,20 +1,18 @@
 """Figure 7: noise robustness — WA-trained nets, once modular, lose less under test-time noise."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import matplotlib.pyplot as plt
 import torch
 from pydantic import Field
-from safetensors.torch import load_file
 
-from ..train import RunConfig, build_datasets, build_model, evaluate_mse, stack_data
-from .base import Context, Experiment, register
-from .members import Member, modularity_rows, train_groups, with_overrides
+from ..train import evaluate_mse
+from .base import Context, Experiment, Run, register
+from .catalog import describe
+from .members import Trained, modularity_rows, with_overrides
 from .noise_figures import MLPFigureConfig, base_run
 from .plots import errorbar_by, save
 
@@ -50,41 +48,34 @@ def with_test_noise(model, sigma: float, alpha: float) -> Iterator[None]:
         noise.test_time = saved[2]
 
 
-def noisy_test_loss(checkpoint: Path, sigma: float, alpha: float, repeats: int) -> list[float]:
-    """Test MSE per member of a saved ensemble with noise on, averaged over `repeats` draws."""
-    configs = [RunConfig.model_validate(c)
-               for c in json.loads(checkpoint.with_suffix(".json").read_text())]
-    datasets = build_datasets(configs)
-    data = stack_data(datasets)
-    model = build_model(configs, datasets[0].n_in, datasets[0].n_out)
-    model.load_state_dict(load_file(str(checkpoint.with_suffix(".safetensors"))))
+def noisy_test_loss(t: Trained, sigma: float, alpha: float, repeats: int) -> float:
+    """Test MSE of a trained network with noise on, averaged over `repeats` draws (its own
+    noise stream, seeded by its config: the number is a function of the run)."""
+    model, data = t.model, t.dataset
     with with_test_noise(model, sigma, alpha):
         losses = torch.stack([evaluate_mse(model, data.x_test, data.y_test) for _ in range(repeats)])
-    return losses.mean(0).tolist()
+    return float(losses.mean())
 
 
-def members_for(cfg: Fig7Config, n_train: int) -> list[Member]:
-    """WA and L2-only × seeds at one N (one ensemble); each seed draws its own training set."""
+def runs_for(cfg: Fig7Config, n_train: int) -> list[Run]:
+    """WA and L2-only × seeds at one N; each seed draws its own training set."""
     base = base_run(cfg.model_copy(update={"n_train": n_train}))
-    return [Member(name, s, with_overrides(base, {
-                "seed": s, "task.params.data_seed": s,
-                **{k: (cfg.lam if v == "lam" else v) for k, v in ov.items()}}))
+    return [Run(with_overrides(base, {"seed": s, "task.params.data_seed": s,
+                                      **{k: (cfg.lam if v == "lam" else v) for k, v in ov.items()}}),
+                {"setting": name, "seed": s, "n_train": n_train})
             for name, ov in SETTINGS.items() for s in cfg.seed_list()]
 
 
-def run(cfg: Fig7Config, ctx: Context) -> list[dict]:
-    groups = [members_for(cfg, size) for size in cfg.sizes]     # one ensemble per N
-    trained = train_groups(groups, ctx, device=cfg.device, workers=cfg.workers)
-    noisy = {}
-    for gi, (group, size) in enumerate(zip(groups, cfg.sizes, strict=True)):
-        # train_groups saved group gi as checkpoints/group<gi>.
-        losses = noisy_test_loss(ctx.out / "checkpoints" / f"group{gi}", cfg.test_sigma,
-                                 cfg.test_alpha, cfg.noise_repeats)
-        noisy.update({(m.setting, m.seed, size): v for m, v in zip(group, losses, strict=True)})
+def plan(cfg: Fig7Config) -> list[Run]:
+    return [r for size in cfg.sizes for r in runs_for(cfg, size)]
+
+
+def analyze(cfg: Fig7Config, trained, ctx: Context) -> list[dict]:
     rows = []
     for t in trained:
-        size = t.config.task.params["n_train"]
-        rows += [{**r, "n_train": size, "noisy_test_loss": noisy[(t.setting, t.seed, size)]}
+        noisy = float("nan") if t.diverged else noisy_test_loss(
+            t, cfg.test_sigma, cfg.test_alpha, cfg.noise_repeats)
+        rows += [{**r, "noisy_test_loss": noisy}
                  for r in modularity_rows([t], collapsed=cfg.collapsed) if r["layer"] == 0]
     plot_robustness(rows, ctx)
     return rows
@@ -112,12 +103,10 @@ def plot_robustness(rows: list[dict], ctx: Context) -> None:
 
 register(Experiment(
     name="fig7",
-    title="Noise robustness of WA-trained networks",
-    paper="Qian, Liang & Fiete 2025, Fig. 7",
-    claim="as N grows and g_4 rises, WA's test loss under multiplicative test noise "
-          "(α = 2, σ = 0.1) drops below L2-only's",
+    **describe("fig7"),
     config=Fig7Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # WA separates from L2 by 5k steps at N = 1000 (spec 1 calibration).
         "quick": {"sizes": [64, 256, 1024, 4096], "seeds": 3, "steps": 5_000, "eval_every": 1000,

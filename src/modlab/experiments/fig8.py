@@ -8,15 +8,17 @@ from pydantic import Field
 
 from ..metrics import affine_fit, affine_r2
 from ..nn import ARCHITECTURES
-from ..tasks import Dataset, make_task
-from .base import Context, Experiment, register
+from ..tasks import Dataset
+from .base import Context, Experiment, Run, register
+from .catalog import describe
 from .compositional import (
     ArchRun,
     ArchTrainConfig,
+    group_runs,
     module_readout,
     module_targets,
     predict,
-    train_architecture,
+    seed_runs,
 )
 from .plots import plt, save
 
@@ -49,25 +51,31 @@ def check(cfg: Fig8Config) -> None:
             raise ValueError(f"invalid {field!r} value {bad[0]!r}; allowed: {', '.join(allowed)}")
 
 
-def datasets(cfg: Fig8Config) -> list[tuple[str, str, Dataset]]:
-    """(task label, activation, data set) for every task instance the config asks for."""
+def task_params(cfg: Fig8Config) -> list[tuple[str, str, str, dict]]:
+    """(task label, activation, registered task, its params) for every task instance."""
     out = []
     if "gaussian" in cfg.tasks:
-        out.append(("gaussian", cfg.gaussian_activation,
-                    make_task("gaussian", s=cfg.s, r=cfg.r, n_points=cfg.n_points,
-                              data_seed=cfg.data_seed)))
+        out.append(("gaussian", cfg.gaussian_activation, "gaussian",
+                    {"s": cfg.s, "r": cfg.r, "n_points": cfg.n_points, "data_seed": cfg.data_seed}))
     if "sine" in cfg.tasks:
         for ts in cfg.sine_task_seeds:
-            out.append((f"sine{ts}", cfg.sine_activation,
-                        make_task("sine_composition", task_seed=ts, data_seed=cfg.data_seed,
-                                  n_points=cfg.n_points, grid=cfg.grid,
-                                  id_fraction=cfg.id_fraction)))
+            out.append((f"sine{ts}", cfg.sine_activation, "sine_composition",
+                        {"task_seed": ts, "data_seed": cfg.data_seed, "n_points": cfg.n_points,
+                         "grid": cfg.grid, "id_fraction": cfg.id_fraction}))
     return out
+
+
+def plan(cfg: Fig8Config) -> list[Run]:
+    check(cfg)
+    return [r for label, activation, task, params in task_params(cfg)
+            for arch in cfg.architectures
+            for r in seed_runs(cfg.run_config(arch, activation, task, params), cfg.seed_list(),
+                               task=label, arch=arch)]
 
 
 def module_r2(run: ArchRun, data: Dataset) -> np.ndarray | None:
     """(M, n_modules) R² of the affine map from each module's output to its target."""
-    if run.spec.arch != "modular":
+    if run.arch != "modular":
         return None
     out = module_readout(run.model, GRID)                     # (M, G, n)
     target = module_targets(data, GRID)                       # (G, n)
@@ -78,7 +86,7 @@ def result_rows(task: str, run: ArchRun, data: Dataset) -> list[dict]:
     r2 = module_r2(run, data)
     rows = []
     for i, seed in enumerate(run.seeds):
-        row = {"task": task, "arch": run.spec.arch, "seed": seed, "params": run.params,
+        row = {"task": task, "arch": run.arch, "seed": seed, "params": run.params,
                "id_loss": float(run.id_loss[i]), "ood_loss": float(run.ood_loss[i]),
                "ood_over_id": float(run.ood_loss[i] / run.id_loss[i]),
                "n_id": data.info["n_id"], "n_ood": data.info["n_ood"]}
@@ -89,17 +97,11 @@ def result_rows(task: str, run: ArchRun, data: Dataset) -> list[dict]:
     return rows
 
 
-def run(cfg: Fig8Config, ctx: Context) -> list[dict]:
-    check(cfg)
-    rows, runs = [], {}
-    instances = datasets(cfg)
-    for task, activation, data in instances:
-        for arch in cfg.architectures:
-            run_ = train_architecture(cfg.spec(arch, activation), [data], cfg.seed_list(),
-                                      device=cfg.device, ctx=ctx, label=f"{task} {arch}")
-            runs[(task, arch)] = run_
-            rows += result_rows(task, run_, data)
-    tasks = {t: d for t, _, d in instances}
+def analyze(cfg: Fig8Config, trained, ctx: Context) -> list[dict]:
+    runs = group_runs(trained, "task", "arch")
+    rows = [r for (task, _arch), run_ in runs.items()
+            for r in result_rows(task, run_, run_.datasets[0])]
+    tasks = {task: run_.datasets[0] for (task, _arch), run_ in runs.items()}
     plot_loss_curves(runs, ctx.out / "fig8_loss_curves.png")
     plot_modules(runs, tasks, ctx.out / "fig8_modules.png")
     plot_predictions(runs, tasks, ctx.out / "fig8_predictions.png")
@@ -170,12 +172,10 @@ def plot_predictions(runs, tasks: dict[str, Dataset], path) -> None:
 
 register(Experiment(
     name="fig8",
-    title="Modular architectures generalise compositionally out of distribution",
-    paper="Qian, Liang & Fiete 2025, Fig. 8",
-    claim="modular OOD loss ≈ its ID loss; FC and bottleneck OOD ≫ ID; modules learn x², y² "
-          "(Gaussian) and f₁, f₂ (sinusoids) up to an affine map",
+    **describe("fig8"),
     config=Fig8Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # The sinusoid modular net needs ~5k steps to fit ID; the Gaussian separates by 2k.
         "quick": {"steps": 5000, "seeds": 3, "sine_task_seeds": [0, 1, 2], "eval_every": 250},

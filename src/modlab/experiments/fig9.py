@@ -9,9 +9,10 @@ import numpy as np
 from pydantic import Field
 
 from ..metrics import affine_fit, affine_r2, deviation_from_linear
-from ..tasks import make_task
-from .base import Context, Experiment, ExperimentConfig, register
-from .compositional import ArchRun, ArchSpec, module_readout, module_targets, train_architecture
+from ..train import RunConfig
+from .base import Context, Experiment, ExperimentConfig, Run, register
+from .catalog import describe
+from .compositional import ArchRun, group_runs, module_readout, module_targets
 from .plots import plt, save
 
 
@@ -39,10 +40,19 @@ class Fig9Config(ExperimentConfig):
     fit_threshold: float = Field(1e-2, gt=0, description="test MSE above which a network has "
                                                          "not learned the task (excluded)")
 
-    def spec(self, m: int, depth: int) -> ArchSpec:
-        return ArchSpec("modular", [self.module_width] * m + [1], [self.head_width] * depth,
-                        self.activation, self.steps, self.batch_size, self.lr, "adam",
-                        self.weight_decay, self.eval_every)
+    def run_config(self, m: int, depth: int, seed: int) -> RunConfig:
+        """Depth-m modules, a depth-`depth` FC head; every seed draws its own functions
+        ("many different functions and random seeds")."""
+        task = {"n": self.n, "task_seed": seed, "data_seed": seed, "n_train": self.n_train,
+                "n_test": self.n_test, "x_range": self.x_range, "amp": list(self.amp),
+                "omega": list(self.omega)}
+        return RunConfig(
+            task={"name": "modular", "params": task}, seed=seed,
+            net={"kind": "modular", "arch": "modular", "block_widths": [self.module_width] * m + [1],
+                 "head_widths": [self.head_width] * depth, "activation": self.activation},
+            optim={"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr,
+                   "optimizer": "adam", "weight_decay": self.weight_decay,
+                   "eval_every": min(self.eval_every, self.steps), "eval_train": True})
 
 
 def grid(cfg: Fig9Config) -> np.ndarray:
@@ -77,25 +87,24 @@ def result_rows(cfg: Fig9Config, m: int, depth: int, run: ArchRun, datasets) -> 
     return rows
 
 
-def run(cfg: Fig9Config, ctx: Context) -> list[dict]:
-    seeds = cfg.seed_list()
-    # Every seed draws its own functions ("many different functions and random seeds").
-    datasets = [make_task("modular", n=cfg.n, task_seed=s, data_seed=s, n_train=cfg.n_train,
-                          n_test=cfg.n_test, x_range=cfg.x_range, amp=cfg.amp, omega=cfg.omega)
-                for s in seeds]
+def plan(cfg: Fig9Config) -> list[Run]:
+    return [Run(cfg.run_config(m, depth, s), {"m": m, "fc_depth": depth, "seed": s})
+            for depth in cfg.fc_depths for m in cfg.m_values for s in cfg.seed_list()]
+
+
+def analyze(cfg: Fig9Config, trained, ctx: Context) -> list[dict]:
     rows, examples = [], {}
-    for depth in cfg.fc_depths:
-        for m in cfg.m_values:
-            run_ = train_architecture(cfg.spec(m, depth), datasets, seeds, device=cfg.device,
-                                      ctx=ctx, label=f"m={m} fc={depth}")
-            rows += result_rows(cfg, m, depth, run_, datasets)
-            if depth == cfg.fc_depths[-1]:
-                examples[m] = run_
+    for (m, depth), run_ in group_runs(trained, "m", "fc_depth").items():
+        rows += result_rows(cfg, m, depth, run_, run_.datasets)
+        if depth == cfg.fc_depths[-1]:
+            examples[m] = run_
     plot_deviation(rows, "deviation", "deviation from linear (mean over modules)",
                    ctx.out / "deviation_vs_m.png")
     plot_deviation(rows, "fc_nonlinear", f"fraction with FC computing part of f (> {cfg.threshold})",
                    ctx.out / "fraction_fc_nonlinear.png")
-    plot_examples(cfg, examples, datasets[0], ctx.out / "module_examples.png")
+    if examples:
+        plot_examples(cfg, examples, next(iter(examples.values())).datasets[0],
+                      ctx.out / "module_examples.png")
     return rows
 
 
@@ -152,7 +161,8 @@ def plot_examples(cfg: Fig9Config, runs: dict[int, ArchRun], data, path) -> None
 
 COMMON = dict(
     config=Fig9Config,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     summary_metrics=("deviation", "deviation_max", "fc_nonlinear", "module_r2_min", "fitted",
                      "test_loss"),
     group_by=("fc_depth", "m"),
@@ -160,9 +170,7 @@ COMMON = dict(
 
 register(Experiment(
     name="fig9",
-    title="Module depth decides where the nonlinearity is computed",
-    paper="Qian, Liang & Fiete 2025, Fig. 9",
-    claim="deviation from linear of the module outputs falls with module depth m; small for m ≥ 3",
+    **describe("fig9"),
     presets={
         # Adam at lr 1e-4 fits only half the m = 1 networks by 6k steps; 15k fits most.
         "quick": {"steps": 15_000, "seeds": 4, "m_values": [1, 3], "eval_every": 1000},
@@ -171,13 +179,10 @@ register(Experiment(
     **COMMON,
 ))
 
-for _name, _paper in (("fig12", "Fig. 12"), ("fig13", "Fig. 13 (same runs as fig12)")):
+for _name in ("fig12", "fig13"):   # the same runs: fig13 reuses fig12's from the store
     register(Experiment(
         name=_name,
-        title="Module depth × FC-head depth: deviation from linear and FC nonlinearity",
-        paper=f"Qian, Liang & Fiete 2025, {_paper}",
-        claim="for m ≥ 3 the deviation (Fig. 12) and the fraction of networks whose FC head "
-              "computes part of f_i (Fig. 13) stop depending on the FC depth",
+        **describe(_name),
         presets={
             "quick": {"steps": 15_000, "seeds": 4, "m_values": [1, 3], "fc_depths": [1, 3],
                       "eval_every": 1000},

@@ -1,159 +1,144 @@
-"""From (setting × seed) member configs to trained ensembles and per-layer result rows."""
+"""Planned runs and trained runs as the analyses see them, and the per-layer result rows."""
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
-from safetensors.torch import save as safetensors_bytes
 
 from ..metrics import dead_neurons, layer_report
-from ..train import RunConfig, train_ensemble
-from ..train.config import shared_part
-from .base import Context
-from .results import atomic_write_bytes, atomic_write_text
+from ..train import RunConfig, with_overrides
+from ..train.ensemble import build_datasets
+from ..train.result import RunResult
+from .base import Run
+
+__all__ = ["Trained", "make_members", "make_runs", "modularity_rows", "with_overrides"]
 
 
-@dataclass(frozen=True)
-class Member:
-    setting: str
-    seed: int
-    config: RunConfig
+def make_runs(base: RunConfig, settings: dict[str, dict], seeds: Sequence[int],
+              **labels) -> list[Run]:
+    """settings × seeds: each setting's dotted-path overrides of `base`, one run per seed."""
+    return [Run(with_overrides(base, {**ov, "seed": s}), {"setting": name, "seed": s, **labels})
+            for name, ov in settings.items() for s in seeds]
+
+
+make_members = make_runs   # the 0.1 name
 
 
 @dataclass
 class Trained:
-    """One trained member, detached from its ensemble: what the analyses and plots need."""
+    """A planned run and its stored result: labels, config, curves, and (lazily) the rebuilt
+    network, its task and its hidden activations on the test set."""
 
-    setting: str
-    seed: int
-    config: RunConfig
-    weights: list[np.ndarray]          # W^0 … W^L, (post, pre)
-    hidden_test: list[np.ndarray]      # activations on the test set, (N, units)
-    test_loss: float
-    curve_steps: np.ndarray
-    train_curve: np.ndarray
-    test_curve: np.ndarray
-    diverged_at: int
-    n_modules: int | None
+    run: Run
+    result: RunResult
+    _cache: dict = field(default_factory=dict, repr=False)
 
+    # -- labels and config ---------------------------------------------------------------
+    @property
+    def labels(self) -> dict:
+        return self.run.labels
 
-def with_overrides(base: RunConfig, overrides: dict) -> RunConfig:
-    """A copy of `base` with dotted-path overrides, e.g. {"reg.wa": 1e-3, "net.activation": "tanh"}."""
-    data = base.model_dump()
-    for path, value in overrides.items():
-        node = data
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return RunConfig.model_validate(data)
+    @property
+    def config(self) -> RunConfig:
+        return self.run.config
 
+    @property
+    def setting(self) -> str:
+        return self.labels.get("setting", "")
 
-def make_members(base: RunConfig, settings: dict[str, dict], seeds: Sequence[int]) -> list[Member]:
-    return [Member(name, s, with_overrides(base, {**ov, "seed": s}))
-            for name, ov in settings.items() for s in seeds]
+    @property
+    def seed(self) -> int:
+        return self.labels.get("seed", self.config.seed)
 
+    # -- curves --------------------------------------------------------------------------
+    @property
+    def curve_steps(self) -> np.ndarray:
+        return self.result.curves["steps"]
 
-def group_members(members: Sequence[Member]) -> list[list[Member]]:
-    """Split members into ensembles of batchable configs (same architecture and optimiser)."""
-    groups: dict[str, list[Member]] = {}
-    for m in members:
-        groups.setdefault(json.dumps(shared_part(m.config), sort_keys=True), []).append(m)
-    return list(groups.values())
+    @property
+    def train_curve(self) -> np.ndarray:
+        return self.result.curves["train_loss"]
 
+    @property
+    def test_curve(self) -> np.ndarray:
+        return self.result.curves["test_loss"]
 
-def _detach(group: Sequence[Member], run) -> list[Trained]:
-    model = run.model
-    model.eval()
-    out = []
-    arrays = run.history.as_arrays()
-    for i, m in enumerate(group):
-        data = run.datasets[i]
+    @property
+    def test_loss(self) -> float:
+        return self.result.final_test_loss
+
+    @property
+    def diverged_at(self) -> int:
+        return self.result.diverged_at
+
+    @property
+    def diverged(self) -> bool:
+        return self.result.diverged
+
+    # -- the network ---------------------------------------------------------------------
+    @cached_property
+    def dataset(self):
+        return build_datasets([self.config])[0]
+
+    @property
+    def n_modules(self) -> int | None:
+        return getattr(self.dataset, "n_modules", None)
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        model = self.result.model()
+        model.eval()
+        return model
+
+    @cached_property
+    def weights(self) -> list[np.ndarray]:
+        """W^0 … W^L of the network, (post, pre)."""
+        return [w[0].detach().numpy() for w in self.model.weights]
+
+    @cached_property
+    def hidden_test(self) -> list[np.ndarray]:
+        """Hidden activations on the test set, (N, units) per hidden layer."""
         with torch.no_grad():
-            hidden = model.forward_hidden(data.x_test.to(model.weights[0].device)).hidden
-        out.append(Trained(
-            setting=m.setting, seed=m.seed, config=m.config,
-            weights=[w[i].detach().cpu().numpy() for w in model.weights],
-            hidden_test=[h[i].cpu().numpy() for h in hidden],
-            test_loss=float(arrays["test_loss"][-1, i]), curve_steps=arrays["steps"],
-            train_curve=arrays["train_loss"][:, i], test_curve=arrays["test_loss"][:, i],
-            diverged_at=int(run.history.diverged_at[i]), n_modules=data.n_modules))
+            hidden = self.model.forward_hidden(self.dataset.x_test).hidden
+        return [h[0].numpy() for h in hidden]
+
+
+def _layer_measures(t: Trained, collapsed: bool) -> list[dict]:
+    """Per weight layer: k*, gap at the true k, dropped and dead neurons, eigenvalues; from
+    the measures stored with the run (computed where it trained) unless `collapsed`."""
+    m = t.result.metrics
+    if not collapsed and "k_star" in m and "dead_neurons" in m:
+        return [{"layer": i, "k_star": m["k_star"][i], "gap_at_true_k": m["gap_at_true_k"][i],
+                 "dead_neurons": m["dead_neurons"][i], "dropped_neurons": m["dropped_neurons"][i],
+                 "eigvals": list(m["eigvals"][i])} for i in range(len(m["k_star"]))]
+    act = t.config.net.activation
+    out = []
+    for r in layer_report(t.weights, true_k=t.n_modules, collapsed=collapsed):
+        layer = r["layer"]
+        hidden = t.hidden_test[layer] if layer < len(t.hidden_test) else None
+        dead = int(dead_neurons(torch.from_numpy(hidden), act)) if hidden is not None else 0
+        out.append({"layer": layer, "k_star": r["k_star"], "gap_at_true_k": r["gap_at_true_k"],
+                    "dead_neurons": dead, "dropped_neurons": r["dropped_neurons"],
+                    "eigvals": r["eigvals"]})
     return out
 
 
-def save_checkpoint(run, path: Path) -> None:
-    """safetensors weights + JSON member configs (no pickle)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
-    atomic_write_bytes(path.with_suffix(".safetensors"), safetensors_bytes(tensors))
-    atomic_write_text(path.with_suffix(".json"),
-                      json.dumps([c.model_dump() for c in run.configs], indent=1))
-
-
-def _train_one(group: Sequence[Member], ctx: Context, device: str, label: str):
-    steps = group[0].config.optim.steps
-    name = f"{label}{group[0].setting}…" if len(group) > 1 else f"{label}{group[0].setting}"
-    advance: Callable[[int], None] | None = ctx.progress(name, steps) if ctx.progress else None
-    return train_ensemble([m.config for m in group], device=device,
-                          on_eval=(lambda step, _h: advance(step)) if advance else None)
-
-
-def _train_parallel(groups: Sequence[Sequence[Member]], ctx: Context, device: str, label: str,
-                    workers: int) -> list:
-    from ..sweep import ProcessExecutor, ensemble_job
-
-    advance = ctx.progress(f"{label}{len(groups)} ensembles", len(groups)) if ctx.progress else None
-    done = [0]
-
-    def tick(_index, _run) -> None:
-        done[0] += 1
-        if advance:
-            advance(done[0])
-
-    with ProcessExecutor(max_workers=min(workers, len(groups))) as ex:
-        return ex.run([ensemble_job([m.config for m in g], device=device) for g in groups],
-                      on_result=tick)
-
-
-def train_groups(groups: Sequence[Sequence[Member]], ctx: Context, device: str = "cpu",
-                 label: str = "", workers: int = 1) -> list[Trained]:
-    """Train each given group of batchable members as one ensemble (checkpoint
-    `<label>group<i>`), in `workers` processes when workers > 1 (modlab.sweep)."""
-    groups = [list(g) for g in groups]
-    if workers > 1 and len(groups) > 1:
-        runs = _train_parallel(groups, ctx, device, label, workers)
-    else:
-        runs = (_train_one(g, ctx, device, label) for g in groups)
-    trained = []
-    for gi, (group, run) in enumerate(zip(groups, runs, strict=True)):
-        save_checkpoint(run, ctx.out / "checkpoints" / f"{label}group{gi}")
-        trained.extend(_detach(group, run))
-    return trained
-
-
-def train_members(members: Sequence[Member], ctx: Context, device: str = "cpu",
-                  label: str = "", workers: int = 1) -> list[Trained]:
-    """Train every group of batchable members as one ensemble; checkpoints go to ctx.out."""
-    return train_groups(group_members(members), ctx, device, label, workers)
-
-
 def modularity_rows(trained: Sequence[Trained], collapsed: bool = False) -> list[dict]:
-    """One row per (member, weight layer): k*, the gap at the true k, losses, dead neurons."""
+    """One row per (run, weight layer): k*, the gap at the true k, losses, dead neurons.
+
+    Metrics of a diverged run are not applicable (NaN / None): its frozen weights say
+    nothing about what training makes.
+    """
     rows = []
     for t in trained:
-        report = layer_report(t.weights, true_k=t.n_modules, collapsed=collapsed)
-        act = t.config.net.activation
-        for r in report:
-            layer = r["layer"]
-            hidden = t.hidden_test[layer] if layer < len(t.hidden_test) else None
-            dead = int(dead_neurons(torch.from_numpy(hidden), act)) if hidden is not None else 0
-            rows.append({"setting": t.setting, "seed": t.seed, "layer": layer,
-                         "k_star": r["k_star"], "gap_at_true_k": r["gap_at_true_k"],
-                         "test_loss": t.test_loss, "dead_neurons": dead,
-                         "dropped_neurons": r["dropped_neurons"], "diverged": t.diverged_at >= 0,
-                         "eigvals": r["eigvals"]})
+        for r in _layer_measures(t, collapsed):
+            row = {**t.labels, **r, "test_loss": t.test_loss, "diverged": t.diverged,
+                   "diverged_at": t.diverged_at, "run_id": t.result.key}
+            if t.diverged:
+                row.update(k_star=None, gap_at_true_k=float("nan"), dead_neurons=None,
+                           dropped_neurons=None, eigvals=[])
+            rows.append(row)
     return rows

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from ..train import NetConfig, OptimConfig, RegConfig, RunConfig, TaskConfig
-from .base import Context, ExperimentConfig
-from .members import Trained, make_members, modularity_rows, train_members
+from .base import Context, ExperimentConfig, Run
+from .members import Trained, make_runs, modularity_rows
 from .plots import plot_eigengaps, plot_loss_curves, plot_reordered_weights
 
 
@@ -41,26 +41,28 @@ def base_run(cfg: MLPFigureConfig, task: str = "modular", **task_params) -> RunC
     )
 
 
-def run_settings(cfg: MLPFigureConfig, ctx: Context, bases: dict[str, RunConfig],
-                 settings: dict[str, dict]) -> tuple[list[Trained], list[dict]]:
-    """Train settings × seeds, measure every layer, draw the standard figures.
-
-    `settings` maps a setting name to dotted-path overrides of a base run; the optional key
-    "base" picks the base (default: the first of `bases`). Batchable members share an ensemble.
-    """
+def plan_settings(cfg: MLPFigureConfig, bases: dict[str, RunConfig],
+                  settings: dict[str, dict]) -> list[Run]:
+    """settings × seeds as runs. `settings` maps a setting name to dotted-path overrides of a
+    base run; the optional key "base" picks the base (default: the first of `bases`)."""
     default = next(iter(bases))
-    members = []
+    runs = []
     for name, overrides in settings.items():
         base = bases[overrides.get("base", default)]
-        members += make_members(base, {name: {k: v for k, v in overrides.items() if k != "base"}},
-                                cfg.seed_list())
-    trained = train_members(members, ctx, device=cfg.device, workers=cfg.workers)
+        runs += make_runs(base, {name: {k: v for k, v in overrides.items() if k != "base"}},
+                          cfg.seed_list())
+    return runs
+
+
+def analyze_settings(cfg: MLPFigureConfig, trained: Sequence[Trained], ctx: Context) -> list[dict]:
+    """Measure every layer and draw the standard figures."""
     rows = modularity_rows(trained, collapsed=cfg.collapsed)
     plot_standard(trained, rows, ctx)
-    return trained, rows
+    return rows
 
 
 def plot_standard(trained: Sequence[Trained], rows: Sequence[dict], ctx: Context) -> None:
-    plot_reordered_weights(trained, ctx.out / "weights_reordered.png")
-    plot_eigengaps(rows, ctx.out / "eigengaps.png")
+    live = [t for t in trained if not t.diverged]
+    plot_reordered_weights(live, ctx.out / "weights_reordered.png")
+    plot_eigengaps([r for r in rows if not r["diverged"]], ctx.out / "eigengaps.png")
     plot_loss_curves(trained, ctx.out / "loss_curves.png")

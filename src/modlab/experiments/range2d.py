@@ -11,20 +11,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from pydantic import Field  # noqa: E402
-from scipy.spatial import ConvexHull, QhullError  # noqa: E402
 
 from ..metrics.disentanglement import active_latents, linear_infom, nsi, weight_mixing  # noqa: E402
-from ..metrics.range_condition import RangeCheck, ellipse_boundary, range_margin  # noqa: E402
-from ..nn.autoencoder import LinearAutoencoder  # noqa: E402
+from ..metrics.range_condition import RangeCheck, range_margin  # noqa: E402
 from ..tasks.sources import make_sources  # noqa: E402
-from ..train.objectives_autoencoder import (  # noqa: E402
-    AutoencoderObjective,
-    AutoencoderRun,
-    fit_autoencoder,
-    restart_seeds,
-)
-from .base import Context, Experiment, ExperimentConfig, register  # noqa: E402
+from ..train import RunConfig, with_overrides  # noqa: E402
+from ..train.restarts import best_restarts, restart_seeds  # noqa: E402
+from .base import Context, Experiment, ExperimentConfig, Run, register  # noqa: E402
+from .catalog import describe
 from .plots import save  # noqa: E402
+from .range_plots import draw_range_check, plot_range_check  # noqa: E402, F401
 
 CLAIMS = {  # the spec's table: (margin, trained mixing); 0.0 stands for "≥ 0" and "0.00"
     "grid": (0.0, 0.0), "band:1.2": (-0.52, 0.5), "gaussian:0.8": (-8.1, 0.4),
@@ -37,13 +33,12 @@ class AEConfig(ExperimentConfig):
 
     latents: int = Field(6, ge=1, description="latent units (must exceed the number of sources)")
     forms: list[Literal["bias", "penalty"]] = Field(
-        default_factory=lambda: ["bias"],
+        default_factory=lambda: ["bias"], min_length=1,
         description="nonnegativity: bias (exact, b = −min pre-activation) and/or penalty")
     restarts: int = Field(4, ge=1, description="restarts per seed; the lowest final loss is kept")
     steps: int = Field(3000, ge=1)
     lr: float = Field(1e-2, gt=0)
     batch_size: int = Field(0, ge=0, description="0 = full sample (bias form exact)")
-    recon: float = Field(1.0, gt=0)
     activity: float = Field(0.1, ge=0)
     # Spec silent for the linear AE. relu(−z) is an exact penalty only above a threshold: at 1
     # the kept codes keep ⟨Σ relu(−z)⟩ ≈ 1e-2 and the clipped Gaussian and grid + diagonal
@@ -52,40 +47,51 @@ class AEConfig(ExperimentConfig):
     weight_l2: float = Field(0.01, ge=0)
     data_seed: int = Field(0, ge=0, description="seed of the sampled (Gaussian) data sets")
 
-    def objective(self) -> AutoencoderObjective:
-        return AutoencoderObjective(self.recon, self.activity, self.nonneg, self.weight_l2)
+    def linear_run(self, spec: str, form: str, points: int | None = None) -> RunConfig:
+        """A linear autoencoder on the demeaned source set `spec` (seed set per restart)."""
+        params = {"spec": spec, "seed": self.data_seed, **({"points": points} if points else {})}
+        n = len(make_sources(spec, self.data_seed, points))
+        return RunConfig(task={"name": "sources", "params": params},
+                         net={"kind": "autoencoder", "form": "linear", "latents": self.latents,
+                              "nonneg": form},
+                         reg={"activity": self.activity, "nonneg": self.nonneg,
+                              "l2": self.weight_l2},
+                         optim={"steps": self.steps, "lr": self.lr,
+                                "batch_size": self.batch_size or n,
+                                "eval_every": max(self.steps // 20, 1)})
 
 
 class Range2DConfig(AEConfig):
-    datasets: list[str] = Field(default_factory=lambda: [*CLAIMS, "corner_cut:0.5"])
+    datasets: list[str] = Field(default_factory=lambda: [*CLAIMS, "corner_cut:0.5"], min_length=1)
 
 
-def train_linear(cfg: AEConfig, s: np.ndarray, form: str, ctx: Context,
-                 label: str) -> AutoencoderRun:
-    """seeds × restarts linear autoencoders on demeaned sources s, one ensemble, one `fit`."""
-    x = torch.as_tensor(s - s.mean(0), dtype=torch.float32, device=cfg.device)
-    seeds = cfg.seed_list()
-    if cfg.latents <= s.shape[1]:
-        raise ValueError(f"latents must exceed the {s.shape[1]} sources, got {cfg.latents}")
-    model = LinearAutoencoder(s.shape[1], cfg.latents, members=len(seeds) * cfg.restarts,
-                              seeds=restart_seeds(seeds, cfg.restarts), nonneg=form).to(cfg.device)
-    advance = ctx.progress(label, cfg.steps) if ctx.progress else None
-    return fit_autoencoder(model, cfg.objective(), x, seeds=seeds, restarts=cfg.restarts,
-                           steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                           eval_every=max(cfg.steps // 20, 1),
-                           on_eval=(lambda step, _h: advance(step)) if advance else None)
+def restart_runs(config: RunConfig, seeds, restarts: int, **labels) -> list[Run]:
+    """seeds × restarts: restart r of seed s has its own init and batch stream."""
+    return [Run(with_overrides(config, {"seed": rs}), {**labels, "seed": s, "restart": r})
+            for s in seeds for r, rs in enumerate(restart_seeds([s], restarts))]
 
 
-def kept_members(run: AutoencoderRun, s: np.ndarray) -> list[dict]:
-    """Encoder weights, latents and objective terms of each seed's kept restart."""
-    x = torch.as_tensor(s - s.mean(0), dtype=torch.float32,
-                        device=run.model.encoder.weight.device)
+def kept_members(trained) -> list:
+    """Per (labels without restart) group, the restart with the lowest final objective on the
+    full sample (NaN never wins)."""
+    groups: dict[tuple, list] = {}
+    for t in trained:
+        key = tuple((k, v) for k, v in t.labels.items() if k != "restart")
+        groups.setdefault(key, []).append(t)
+    out = []
+    for members in groups.values():
+        loss = np.array([t.result.metrics.get("loss", np.nan) for t in members], dtype=float)
+        out.append(members[int(best_restarts(loss, len(members))[0])])
+    return out
+
+
+def code_of(t) -> dict:
+    """Encoder weight, latents on the sample and objective terms of a kept restart."""
     with torch.no_grad():
-        z = run.model.latent(x).cpu().numpy()
-    w = run.model.encoder_weight.detach().cpu().numpy()
-    return [{"seed": seed, "w": w[m], "z": z[m],
-             **{k: float(v[m]) for k, v in run.final.items()}}
-            for seed, m in zip(run.seeds, run.best, strict=True)]
+        z = t.model.latent(t.dataset.x_train).numpy()[0]
+    w = t.model.weights[0][0].detach().numpy() if t.config.net.form == "linear" else None
+    return {"seed": t.seed, "w": w, "z": z, **{k: float(v) for k, v in t.result.metrics.items()
+                                               if isinstance(v, (int, float))}}
 
 
 def code_metrics(s: np.ndarray, kept: dict) -> dict:
@@ -105,64 +111,40 @@ def source_row(spec: str, s: np.ndarray, check: RangeCheck) -> dict:
             "spec_mixing": CLAIMS.get(spec, (np.nan, np.nan))[1]}
 
 
-def run(cfg: Range2DConfig, ctx: Context) -> list[dict]:
-    rows, shown = [], []
-    for spec in cfg.datasets:
-        s = make_sources(spec, cfg.data_seed)
+def check_datasets(specs) -> None:
+    for spec in specs:
+        s = make_sources(spec, 0)
         if s.shape[1] != 2:
-            raise ValueError(f"range-2d takes 2-source data sets, {spec!r} has {s.shape[1]}")
-        check = range_margin(s)
-        base = source_row(spec, s, check)
-        for form in cfg.forms:
-            trained = kept_members(train_linear(cfg, s, form, ctx, f"{spec} {form}"), s)
-            rows += [{**base, "form": form, "seed": k["seed"], **code_metrics(s, k)}
-                     for k in trained]
-            if form == cfg.forms[0]:
-                shown.append((spec, s, check, trained[0]["w"], trained[0]["z"]))
+            raise ValueError(f"invalid 'datasets' value {spec!r}: range-2d takes 2-source data "
+                             f"sets, it has {s.shape[1]}")
+
+
+def plan(cfg: Range2DConfig) -> list[Run]:
+    check_datasets(cfg.datasets)
+    return [r for spec in cfg.datasets for form in cfg.forms
+            for r in restart_runs(cfg.linear_run(spec, form), cfg.seed_list(), cfg.restarts,
+                                  dataset=spec, form=form)]
+
+
+def analyze(cfg: Range2DConfig, trained, ctx: Context) -> list[dict]:
+    rows, shown, sources = [], [], {}
+    for t in kept_members(trained):
+        spec, form = t.labels["dataset"], t.labels["form"]
+        if spec not in sources:
+            s = make_sources(spec, cfg.data_seed)
+            sources[spec] = (s, range_margin(s))
+        s, check = sources[spec]
+        kept = code_of(t)
+        rows.append({**source_row(spec, s, check), "form": form, "seed": t.seed,
+                     "diverged": t.diverged, **code_metrics(s, kept)})
+        if form == cfg.forms[0] and spec not in [x[0] for x in shown]:
+            shown.append((spec, s, check, kept["w"], kept["z"]))
     plot_datasets(shown, ctx.out / "range2d_datasets.png")
     plot_mixing_vs_margin(rows, ctx.out / "mixing_vs_margin.png")
     return rows
 
 
 # ---------------------------------------------------------------------------- figures
-
-def draw_range_check(ax, s: np.ndarray, check: RangeCheck, w: np.ndarray | None = None,
-                     z: np.ndarray | None = None) -> None:
-    """Demeaned data, convex hull, Theorem 2.2's ellipse xᵀF⁻¹x ≤ 1, the margin's direction w
-    (orange arrow) and (optionally) the directions of the active latents' encoder weights."""
-    d = s - s.mean(0)
-    ax.scatter(d[:, 0], d[:, 1], s=6, c="0.3", lw=0)
-    try:
-        hull = ConvexHull(d)
-        ring = np.append(hull.vertices, hull.vertices[0])
-        ax.plot(d[ring, 0], d[ring, 1], c="C0", lw=1, label="convex hull")
-    except QhullError:
-        pass
-    try:
-        ell = ellipse_boundary(check.F)
-        ax.plot(ell[:, 0], ell[:, 1], c="C3", lw=1, label=r"$x^TF^{-1}x=1$")
-    except ValueError:
-        ax.text(0.02, 0.02, "F not positive definite", transform=ax.transAxes, fontsize=7)
-    r = np.abs(d).max()
-    ax.annotate("", xy=check.direction * r, xytext=(0, 0),
-                arrowprops={"arrowstyle": "->", "color": "C1", "lw": 1})
-    if w is not None:
-        active = active_latents(z) if z is not None else np.ones(len(w), bool)
-        for row in w[active]:
-            u = row / np.linalg.norm(row) * r
-            ax.plot([0, u[0]], [0, u[1]], c="C2", lw=1.5)
-    ax.set_aspect("equal")
-    ax.set_title(f"margin {check.margin:.3g}: {check.verdict}", fontsize=8)
-
-
-def plot_range_check(s: np.ndarray, check: RangeCheck, path: Path, title: str = "") -> Path:
-    fig, ax = plt.subplots(figsize=(4, 4))
-    draw_range_check(ax, s, check)
-    ax.legend(fontsize=7, loc="upper left")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    return save(fig, path)
-
 
 def plot_datasets(shown, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(shown), figsize=(2.8 * len(shown), 3.0), squeeze=False)
@@ -189,12 +171,10 @@ def plot_mixing_vs_margin(rows, path: Path) -> Path:
 
 register(Experiment(
     name="range-2d",
-    title="Range, not independence: the margin predicts modularity",
-    paper="Dorrell, Hsu et al. 2025 (ICLR), Theorem 2.1 / spec 3 claims table",
-    claim="margin ≥ 0 → trained mixing ≈ 0 (grid, clipped Gaussian, grid + diagonal); "
-          "margin < 0 → mixed (band ≈ 0.5, Gaussian ≈ 0.4)",
+    **describe("range-2d"),
     config=Range2DConfig,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # 3000 full-batch Adam steps at lr 1e-2 converge the bias form (loss flat by ~2000).
         "quick": {"seeds": 5, "restarts": 4, "steps": 3000},

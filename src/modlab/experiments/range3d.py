@@ -9,7 +9,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from ..metrics.disentanglement import (  # noqa: E402
@@ -23,17 +22,12 @@ from ..metrics.disentanglement import (  # noqa: E402
     weight_mixing,
 )
 from ..metrics.range_condition import range_margin  # noqa: E402
-from ..nn.autoencoder import MLPAutoencoder  # noqa: E402
 from ..tasks.sources import make_sources  # noqa: E402
-from ..train.objectives_autoencoder import (  # noqa: E402
-    AutoencoderObjective,
-    AutoencoderRun,
-    fit_autoencoder,
-    restart_seeds,
-)
-from .base import Context, Experiment, register  # noqa: E402
+from ..train import RunConfig  # noqa: E402
+from .base import Context, Experiment, Run, register  # noqa: E402
+from .catalog import describe
 from .plots import save  # noqa: E402
-from .range2d import AEConfig, kept_members, train_linear  # noqa: E402
+from .range2d import AEConfig, code_of, kept_members, restart_runs  # noqa: E402
 
 VARIANTS = ["independent", "corner:0.5", "corner:0.75", "corner:1.0", "corner:1.25",
             "diagonal_strengthen:10", "diagonal_strengthen:40", "diagonal_remove:0.3",
@@ -61,20 +55,18 @@ def family(spec: str) -> str:
     return "diagonal" if name.startswith("diagonal") else name
 
 
-def train_mlp(cfg: Range3DConfig, s: np.ndarray, ctx: Context, label: str) -> AutoencoderRun:
-    if cfg.mlp_widths[0] != s.shape[1]:
-        raise ValueError(f"mlp_widths must start with the {s.shape[1]} sources, "
-                         f"got {cfg.mlp_widths}")
-    x = torch.as_tensor(s - s.mean(0), dtype=torch.float32, device=cfg.device)
-    seeds = cfg.seed_list()
-    model = MLPAutoencoder(cfg.mlp_widths, members=len(seeds) * cfg.mlp_restarts,
-                           seeds=restart_seeds(seeds, cfg.mlp_restarts)).to(cfg.device)
-    objective = AutoencoderObjective(1.0, cfg.mlp_activity, cfg.mlp_nonneg, cfg.mlp_weight_l2)
-    advance = ctx.progress(label, cfg.mlp_steps) if ctx.progress else None
-    return fit_autoencoder(model, objective, x, seeds=seeds, restarts=cfg.mlp_restarts,
-                           steps=cfg.mlp_steps, batch_size=cfg.mlp_batch_size, lr=cfg.mlp_lr,
-                           optimizer="adamw", eval_every=max(cfg.mlp_steps // 20, 1),
-                           on_eval=(lambda step, _h: advance(step)) if advance else None)
+def mlp_run(cfg: Range3DConfig, spec: str) -> RunConfig:
+    """The ReLU MLP autoencoder of spec 3 on the demeaned source set."""
+    if cfg.mlp_widths[0] != 3:
+        raise ValueError(f"invalid 'mlp_widths': must start with the 3 sources, got {cfg.mlp_widths}")
+    return RunConfig(task={"name": "sources", "params": {"spec": spec, "seed": cfg.data_seed,
+                                                         "points": cfg.points}},
+                     net={"kind": "autoencoder", "form": "mlp", "widths": cfg.mlp_widths[1:]},
+                     reg={"activity": cfg.mlp_activity, "nonneg": cfg.mlp_nonneg,
+                          "l2": cfg.mlp_weight_l2},
+                     optim={"steps": cfg.mlp_steps, "lr": cfg.mlp_lr, "optimizer": "adamw",
+                            "batch_size": cfg.mlp_batch_size,
+                            "eval_every": max(cfg.mlp_steps // 20, 1)})
 
 
 def latent_metrics(s: np.ndarray, z: np.ndarray, knn: bool) -> dict:
@@ -88,38 +80,45 @@ def latent_metrics(s: np.ndarray, z: np.ndarray, knn: bool) -> dict:
     return out
 
 
-def run(cfg: Range3DConfig, ctx: Context) -> list[dict]:
-    rows = []
+def check_variants(cfg: Range3DConfig) -> None:
     for spec in cfg.variants:
         s = make_sources(spec, cfg.data_seed, cfg.points)
         if s.shape[1] != 3:
-            raise ValueError(f"range-3d takes 3-source data sets, {spec!r} has {s.shape[1]}")
-        check = range_margin(s)
-        base = {"variant": spec, "family": family(spec), "samples": len(s), "nsi": nsi(s),
-                "margin": check.margin, "verdict": check.verdict}
+            raise ValueError(f"invalid 'variants' value {spec!r}: range-3d takes 3-source data "
+                             f"sets, it has {s.shape[1]}")
+
+
+def plan(cfg: Range3DConfig) -> list[Run]:
+    check_variants(cfg)
+    runs = []
+    for spec in cfg.variants:
         for model in cfg.models:
             if model == "linear":
-                run_ = train_linear(cfg, s, cfg.forms[0], ctx, f"{spec} linear")
+                config, restarts = cfg.linear_run(spec, cfg.forms[0], cfg.points), cfg.restarts
             else:
-                run_ = train_mlp(cfg, s, ctx, f"{spec} mlp")
-            for k in kept_members(run_, s) if model == "linear" else mlp_kept(run_, s):
-                row = {**base, "model": model, "seed": k["seed"], "recon": k["recon"],
-                       "negativity": k["nonneg"], **latent_metrics(s, k["z"], cfg.knn_infom)}
-                if model == "linear":
-                    row["mixing_weights"] = weight_mixing(k["w"], active_latents(k["z"]))["max"]
-                rows.append(row)
+                config, restarts = mlp_run(cfg, spec), cfg.mlp_restarts
+            runs += restart_runs(config, cfg.seed_list(), restarts, variant=spec, model=model)
+    return runs
+
+
+def analyze(cfg: Range3DConfig, trained, ctx: Context) -> list[dict]:
+    rows, sources = [], {}
+    for t in kept_members(trained):
+        spec, model = t.labels["variant"], t.labels["model"]
+        if spec not in sources:
+            s = make_sources(spec, cfg.data_seed, cfg.points)
+            sources[spec] = (s, range_margin(s))
+        s, check = sources[spec]
+        k = code_of(t)
+        row = {"variant": spec, "family": family(spec), "samples": len(s), "nsi": nsi(s),
+               "margin": check.margin, "verdict": check.verdict, "model": model,
+               "seed": t.seed, "recon": k["recon"], "negativity": k["nonneg"],
+               "diverged": t.diverged, **latent_metrics(s, k["z"], cfg.knn_infom)}
+        if model == "linear":
+            row["mixing_weights"] = weight_mixing(k["w"], active_latents(k["z"]))["max"]
+        rows.append(row)
     plot_mixing_vs_nsi(rows, ctx.out / "mixing_vs_nsi.png")
     return rows
-
-
-def mlp_kept(run: AutoencoderRun, s: np.ndarray) -> list[dict]:
-    x = torch.as_tensor(s - s.mean(0), dtype=torch.float32,
-                        device=run.model.weights[0].device)
-    run.model.eval()
-    with torch.no_grad():
-        z = run.model.latent(x).cpu().numpy()
-    return [{"seed": seed, "z": z[m], **{k: float(v[m]) for k, v in run.final.items()}}
-            for seed, m in zip(run.seeds, run.best, strict=True)]
 
 
 PANELS = [("linear", "mixing_weights", "weight mixing (max over latents)"),
@@ -146,12 +145,10 @@ def plot_mixing_vs_nsi(rows, path: Path) -> Path:
 
 register(Experiment(
     name="range-3d",
-    title="Mixing follows corner cuts, not source dependence (3 sources)",
-    paper="Dorrell, Hsu et al. 2025 (ICLR), 3-source study / spec 3",
-    claim="cutting a corner mixes (and grows with the cut); strengthening or removing the "
-          "diagonal raises NSI but stays modular",
+    **describe("range-3d"),
     config=Range3DConfig,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         # The MLP autoencoder needs ≫ 2000 AdamW steps at lr 1e-3 to settle (see the docs):
         # the quick preset runs the linear autoencoder only, on an 11-value grid (1331 points):

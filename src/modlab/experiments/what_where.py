@@ -13,10 +13,10 @@ from pydantic import Field  # noqa: E402
 
 from ..metrics.disentanglement import variance_mixing_index  # noqa: E402
 from ..metrics.range_condition import range_margin  # noqa: E402
-from ..nn import MLP  # noqa: E402
 from ..tasks import make_task  # noqa: E402
-from ..train import Data, RegConfig, RegressionObjective, fit  # noqa: E402
-from .base import Context, Experiment, ExperimentConfig, register  # noqa: E402
+from ..train import RunConfig, with_overrides  # noqa: E402
+from .base import Context, Experiment, ExperimentConfig, Run, register  # noqa: E402
+from .catalog import describe
 from .plots import save  # noqa: E402
 
 DROPS = [0, 1, 3, 6, 10, 15, 21, 28, 36]
@@ -36,38 +36,42 @@ class WhatWhereConfig(ExperimentConfig):
     lr: float = Field(1e-2, gt=0)
 
 
-def train_setting(cfg: WhatWhereConfig, mode: str, drop: int, ctx: Context) -> list[dict]:
-    """All seeds of one (mode, drop) in one ensemble, full batch; one row per seed."""
+def run_config(cfg: WhatWhereConfig, mode: str, drop: int) -> RunConfig:
+    """A one-hidden-layer ReLU network on the what–where task, full batch."""
     d = make_task("what_where", drop=drop, mode=mode)
-    seeds = cfg.seed_list()
-    model = MLP([d.n_in, cfg.hidden, d.n_out], members=len(seeds), activation="relu",
-                seeds=seeds).to(cfg.device)
-    objective = RegressionObjective([RegConfig(activity=cfg.activity, l2=cfg.l2)] * len(seeds))
-    data = Data(d.x_train, d.y_train, d.x_test, d.y_test).to(cfg.device)
-    advance = ctx.progress(f"{mode} drop {drop}", cfg.steps) if ctx.progress else None
-    history = fit(model, objective.to(cfg.device), data, seeds=seeds, steps=cfg.steps,
-                  batch_size=len(d.x_train), lr=cfg.lr, eval_every=max(cfg.steps // 20, 1),
-                  on_eval=(lambda step, _h: advance(step)) if advance else None)
-    model.eval()
-    with torch.no_grad():
-        h = model.forward_hidden(data.x_train).hidden[0].cpu().numpy()
-    check = range_margin(d.y_train.numpy().astype(float))
-    authors = dict(zip(DROPS, AUTHORS_CORNER, strict=True)).get(drop) if mode == "corner" else None
-    return [{"mode": mode, "drop": drop, "seed": seed,
-             "mixing_index": variance_mixing_index(h[m], d.info["shape"], d.info["position"]),
-             "test_loss": float(history.test_loss[-1][m]),
-             "alive_units": int((h[m].max(0) > 0).sum()),
-             "margin": check.margin, "verdict": check.verdict,
-             "authors_mixing": np.nan if authors is None else authors}
-            for m, seed in enumerate(seeds)]
+    return RunConfig(task={"name": "what_where", "params": {"drop": drop, "mode": mode}},
+                     net={"kind": "mlp", "hidden": [cfg.hidden], "activation": "relu"},
+                     reg={"activity": cfg.activity, "l2": cfg.l2},
+                     optim={"steps": cfg.steps, "batch_size": len(d.x_train), "lr": cfg.lr,
+                            "eval_every": max(cfg.steps // 20, 1)})
 
 
-def run(cfg: WhatWhereConfig, ctx: Context) -> list[dict]:
+def plan(cfg: WhatWhereConfig) -> list[Run]:
     bad = [m for m in cfg.modes if m not in ("corner", "diagonal")]
     if bad:
-        raise ValueError(f"modes must be among ['corner', 'diagonal'], got {bad[0]!r}")
-    rows = [r for mode in cfg.modes for drop in cfg.drops
-            for r in train_setting(cfg, mode, drop, ctx)]
+        raise ValueError(f"invalid 'modes' value {bad[0]!r}; allowed: corner, diagonal")
+    return [Run(with_overrides(run_config(cfg, mode, drop), {"seed": s}),
+                {"mode": mode, "drop": drop, "seed": s})
+            for mode in cfg.modes for drop in cfg.drops for s in cfg.seed_list()]
+
+
+def analyze(cfg: WhatWhereConfig, trained, ctx: Context) -> list[dict]:
+    rows, checks = [], {}
+    for t in trained:
+        mode, drop, d = t.labels["mode"], t.labels["drop"], t.dataset
+        if (mode, drop) not in checks:
+            checks[(mode, drop)] = range_margin(d.y_train.numpy().astype(float))
+        check = checks[(mode, drop)]
+        with torch.no_grad():
+            h = t.model.forward_hidden(d.x_train).hidden[0][0].numpy()
+        authors = dict(zip(DROPS, AUTHORS_CORNER, strict=True)).get(drop) if mode == "corner" \
+            else None
+        rows.append({"mode": mode, "drop": drop, "seed": t.seed, "diverged": t.diverged,
+                     "mixing_index": np.nan if t.diverged else
+                     variance_mixing_index(h, d.info["shape"], d.info["position"]),
+                     "test_loss": t.test_loss, "alive_units": int((h.max(0) > 0).sum()),
+                     "margin": check.margin, "verdict": check.verdict,
+                     "authors_mixing": np.nan if authors is None else authors})
     plot_mixing_vs_drops(rows, ctx.out / "mixing_vs_drops.png")
     return rows
 
@@ -89,11 +93,10 @@ def plot_mixing_vs_drops(rows, path: Path) -> Path:
 
 register(Experiment(
     name="what-where",
-    title="What–where: corner drops mix shape and position, diagonal drops do not",
-    paper="Dorrell, Hsu et al. 2025 (ICLR), what–where task / spec 3",
-    claim="mixing index rises from ≈0 to ≈0.2 with corner drops (0…36); diagonal drops ≤ 0.002",
+    **describe("what-where"),
     config=WhatWhereConfig,
-    run=run,
+    plan=plan,
+    analyze=analyze,
     presets={
         "quick": {"seeds": 3, "steps": 4000, "drops": [0, 6, 15, 28, 36]},
         "paper": {"seeds": 5, "steps": 16_000},

@@ -11,6 +11,18 @@ from .functional import (
 )
 from .graph import adjacency, newman_q
 from .range_condition import RangeCheck, range_margin  # noqa: F401  (spec 3)
+from .rnn import (
+    FunctionalClusters,
+    Locality,
+    RecurrentModularity,
+    Sparsity,
+    functional_clusters,
+    locality,
+    partition_q,
+    recurrent_modularity,
+    sparsity,
+    task_variance,
+)
 from .spectral import (
     Spectrum,
     cosine_similarity_graph,
@@ -28,4 +40,6 @@ __all__ = ["Spectrum", "adjacency", "affine_fit", "affine_r2", "deviation_from_l
            "dead_neurons", "eigengaps", "exponential", "Fit", "fit_exponential",
            "fit_sigmoid_log", "sigmoid_log", "gap_at", "laplacian_eigen", "laplacian_spectrum",
            "layer_report", "live_rows", "module_count", "newman_q", "reorder_network",
-           "reorder_neurons"]
+           "reorder_neurons", "FunctionalClusters", "Locality", "RecurrentModularity", "Sparsity",
+           "functional_clusters", "locality", "partition_q", "recurrent_modularity", "sparsity",
+           "task_variance", "RangeCheck", "range_margin"]

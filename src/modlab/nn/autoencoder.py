@@ -15,10 +15,19 @@ NONNEG_FORMS = ("penalty", "bias")
 
 
 class AEForward(NamedTuple):
-    """Reconstruction (M, B, ds) and latents (M, B, dz)."""
+    """Reconstruction (M, B, ds) and latents (M, B, dz); as a model `Forward`, the output is
+    the reconstruction and the one hidden layer the latent."""
 
     recon: torch.Tensor
     latent: torch.Tensor
+
+    @property
+    def output(self) -> torch.Tensor:
+        return self.recon
+
+    @property
+    def hidden(self) -> list[torch.Tensor]:
+        return [self.latent]
 
 
 def _check_form(nonneg: str) -> None:
@@ -42,6 +51,8 @@ class _Autoencoder(nn.Module):
     def forward_latent(self, x: torch.Tensor) -> AEForward:
         z = self.latent(x)
         return AEForward(self.decoder(z), z)
+
+    forward_hidden = forward_latent
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_latent(x).recon

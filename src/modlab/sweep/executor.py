@@ -16,14 +16,34 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+import traceback as tb
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 ResultCallback = Callable[[int, Any], None]
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """A job that raised: its index, name, "ExcType: message" and the formatted traceback."""
+
+    index: int
+    name: str | None
+    error: str
+    traceback: str = ""
+
+    @classmethod
+    def of(cls, index: int, job: Job, err: BaseException) -> JobFailure:
+        text = "".join(tb.format_exception(type(err), err, err.__traceback__))
+        return cls(index, job.name, f"{type(err).__name__}: {err}", text)
+
+
+ErrorCallback = Callable[[int, JobFailure], None]
 
 
 @dataclass(frozen=True)
@@ -83,15 +103,26 @@ class SerialExecutor:
     def __init__(self, threads: int | None = None):
         self.threads = threads
 
-    def run(self, jobs: Iterable, on_result: ResultCallback | None = None) -> list:
+    def run(self, jobs: Iterable, on_result: ResultCallback | None = None,
+            on_error: ErrorCallback | None = None) -> list:
+        """Results in job order. on_error None: the first failure raises; else it is
+        reported as a `JobFailure` (also in its result slot) and the others go on."""
         from ..train.runtime import torch_threads
 
         results = []
         with torch_threads(self.threads):
             for i, job in enumerate(jobs):
-                result = as_job(job)()
-                if on_result is not None:
-                    on_result(i, result)
+                job = as_job(job)
+                try:
+                    result = job()
+                except Exception as err:
+                    if on_error is None:
+                        raise
+                    result = JobFailure.of(i, job, err)
+                    on_error(i, result)
+                else:
+                    if on_result is not None:
+                        on_result(i, result)
                 results.append(result)
         return results
 
@@ -172,26 +203,48 @@ class ProcessExecutor:
     def submit(self, job) -> Future:
         return self._ensure_pool().submit(_run_job, as_job(job))
 
-    def run(self, jobs: Iterable, on_result: ResultCallback | None = None) -> list:
-        """Run all jobs; results in job order. The first job to raise cancels the rest and
-        its exception is re-raised here. `on_result(index, result)` fires as each finishes."""
+    def run(self, jobs: Iterable, on_result: ResultCallback | None = None,
+            on_error: ErrorCallback | None = None, retries: int = 2) -> list:
+        """Run all jobs; results in job order. `on_result(index, result)` fires as each
+        finishes. on_error None: the first job to raise cancels the rest and its exception
+        is re-raised here; else `on_error(index, JobFailure)` fires, the failure takes the
+        job's result slot and the other jobs go on. A worker process that dies (killed, out
+        of memory) breaks the pool: the pool restarts and the jobs it was running are
+        resubmitted up to `retries` times before they count as failed."""
         jobs = [as_job(j) for j in jobs]
-        futures = [self.submit(j) for j in jobs]
-        index = {f: i for i, f in enumerate(futures)}
-        pending = set(futures)
+        results: list = [None] * len(jobs)
+        attempts = [0] * len(jobs)
+        index = {self.submit(j): i for i, j in enumerate(jobs)}
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            while index:
+                done, _ = wait(list(index), return_when=FIRST_EXCEPTION)
+                broken = []
                 for f in sorted(done, key=index.__getitem__):
-                    if f.exception() is not None:
-                        raise f.exception()
-                    if on_result is not None:
-                        on_result(index[f], f.result())
+                    i = index.pop(f)
+                    err = f.exception()
+                    if err is None:
+                        results[i] = f.result()
+                        if on_result is not None:
+                            on_result(i, results[i])
+                    elif isinstance(err, BrokenProcessPool) and attempts[i] < retries:
+                        broken.append(i)
+                    elif on_error is None:
+                        raise err
+                    else:
+                        results[i] = JobFailure.of(i, jobs[i], err)
+                        on_error(i, results[i])
+                if broken:
+                    # every job still in the dead pool fails too: restart and resubmit them
+                    broken += [index.pop(f) for f in list(index)]
+                    self.shutdown(wait=False)
+                    for i in sorted(set(broken)):
+                        attempts[i] += 1
+                        index[self.submit(jobs[i])] = i
         except BaseException:
-            for f in pending:
+            for f in index:
                 f.cancel()
             raise
-        return [f.result() for f in futures]
+        return results
 
     def map(self, fn: Callable, *iterables) -> list:
         return self.run(Job(fn, args) for args in zip(*iterables, strict=True))

@@ -4,30 +4,34 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from torch import nn
 
-from ..nn import MLP
 from ..tasks import Dataset, make_task
+from .checkpoint import Checkpoint
 from .config import RunConfig, check_batchable
-from .loop import Data, History, fit
-from .objective import RegressionObjective
+from .data import Data, stack_datasets
+from .kinds import get_kind
+from .loop import Callback, History, fit
 from .runtime import resolve_device
 
 
 @dataclass
 class EnsembleRun:
     configs: list[RunConfig]
-    model: MLP
+    model: nn.Module
     history: History
-    datasets: list[Dataset]          # one per member (shared objects where the task is the same)
+    datasets: list                   # one per member (shared objects where the task is the same)
 
     @property
     def members(self) -> int:
         return len(self.configs)
 
 
-def build_datasets(configs: Sequence[RunConfig]) -> list[Dataset]:
-    cache: dict[str, Dataset] = {}
+def build_datasets(configs: Sequence[RunConfig]) -> list:
+    """One task object per member; members with the same task share the object."""
+    cache: dict[str, object] = {}
     out = []
     for cfg in configs:
         key = cfg.task.model_dump_json()
@@ -37,47 +41,84 @@ def build_datasets(configs: Sequence[RunConfig]) -> list[Dataset]:
     return out
 
 
-def stack_data(datasets: Sequence[Dataset]) -> Data:
-    """Shared tensors when every member has the same data set, else (M, N, d) stacks."""
-    if all(d is datasets[0] for d in datasets):
-        d = datasets[0]
-        return Data(d.x_train, d.y_train, d.x_test, d.y_test)
-    shapes = {(d.x_train.shape, d.x_test.shape) for d in datasets}
-    if len(shapes) > 1:
-        raise ValueError(f"members' data sets differ in shape {sorted(shapes)}; "
-                         "train them in separate ensembles")
-    return Data(*(torch.stack([getattr(d, f) for d in datasets])
-                  for f in ("x_train", "y_train", "x_test", "y_test")))
+def task_data(tasks: Sequence) -> Data:
+    """What `fit` trains on: fixed data sets (stacked per member where they differ) or the
+    members' trial streams."""
+    if all(isinstance(t, Dataset) for t in tasks):
+        return stack_datasets(tasks)
+    from .streams import MemberStreams
+
+    return MemberStreams(tasks)
 
 
-def build_model(configs: Sequence[RunConfig], n_in: int, n_out: int) -> MLP:
-    net, noise = configs[0].net, configs[0].noise
-    return MLP([n_in, *net.hidden, n_out], members=len(configs), activation=net.activation,
-               bias=net.bias, dropout=net.dropout, seeds=[c.seed for c in configs],
-               noise_sigma=[c.noise.sigma for c in configs],
-               noise_alpha=[c.noise.alpha for c in configs], noise_site=noise.site,
-               noise_eps=noise.eps)
+# The 0.1 name.
+stack_data = stack_datasets
+
+
+def build_model(configs: Sequence[RunConfig], n_in: int, n_out: int) -> nn.Module:
+    """The configs' model (their `net.kind`) with M = len(configs) members."""
+
+    class _Sizes:
+        pass
+
+    sizes = _Sizes()
+    sizes.n_in, sizes.n_out = n_in, n_out
+    return get_kind(configs[0].net.kind).build(list(configs), sizes)
+
+
+def reg_schedule(configs: Sequence[RunConfig]) -> Callable[[int], torch.Tensor] | None:
+    """step → (M,) factors of each member's `reg.schedule`, or None when no member has one."""
+    if not any(c.reg.schedule for c in configs):
+        return None
+    steps = configs[0].optim.steps
+    return lambda step: torch.tensor([c.reg.factor_at(step, steps) for c in configs],
+                                     dtype=torch.float32)
 
 
 def train_ensemble(configs: Sequence[RunConfig], *, device: str | torch.device = "cpu",
                    on_eval: Callable[[int, History], None] | None = None,
+                   callbacks: Sequence[Callback] = (), checkpoint: Checkpoint | None = None,
                    engine: str = "auto", threads: int | None = None) -> EnsembleRun:
     """Train one member per config in a single batched computation.
 
     Members may differ in seed, task data, noise σ/α and regulariser coefficients; every other
-    field must agree (a ValueError names the first that does not). `device`: cpu, cuda[:N],
-    mps or auto; `engine` and `threads`: see `fit` (default: hand-derived gradients, 1 thread).
+    field must agree (a ValueError names the first that does not). The model, objective and
+    callbacks come from the configs' `net.kind` (train/kinds). `device`: cpu, cuda[:N], mps
+    or auto; `checkpoint`: resumable training state (see `fit`); `engine` and `threads`: see
+    `fit` (default: a hand-derived engine where one exists, 1 thread).
     """
     configs = list(configs)
     check_batchable(configs)
     device = resolve_device(device)
+    kind = get_kind(configs[0].net.kind)
     datasets = build_datasets(configs)
-    data = stack_data(datasets).to(device)
-    model = build_model(configs, datasets[0].n_in, datasets[0].n_out).to(device)
-    objective = RegressionObjective([c.reg for c in configs]).to(device)
+    data = task_data(datasets)
+    data = data.to(device)
+    model = kind.build(configs, datasets[0]).to(device)
+    objective = kind.objective(configs, model).to(device)
     o = configs[0].optim
     history = fit(model, objective, data, seeds=[c.seed for c in configs], steps=o.steps,
                   batch_size=o.batch_size, lr=o.lr, optimizer=o.optimizer,
-                  weight_decay=o.weight_decay, eval_every=o.eval_every, on_eval=on_eval,
-                  engine=engine, threads=threads)
+                  weight_decay=o.weight_decay, eval_every=min(o.eval_every, max(o.steps, 1)),
+                  on_eval=on_eval, callbacks=[*kind.callbacks(configs, model), *callbacks],
+                  schedule=reg_schedule(configs), eval_train=o.eval_train,
+                  checkpoint=checkpoint, engine=engine, threads=threads)
     return EnsembleRun(configs, model, history, datasets)
+
+
+def member_state(model: nn.Module, i: int, members: int) -> dict[str, torch.Tensor]:
+    """Member i's tensors of an M-member model, shaped as a 1-member model's state_dict:
+    every modlab ensemble tensor is member-major ((M·k, …), k = 1 or blocks per member)."""
+    out = {}
+    for name, t in model.state_dict().items():
+        if t.dim() == 0 or t.shape[0] % members:
+            raise ValueError(f"{name} {tuple(t.shape)} has no member-major leading dim")
+        k = t.shape[0] // members
+        out[name] = t.detach().reshape(members, k, *t.shape[1:])[i].cpu().clone()
+    return out
+
+
+def history_of(history: History, i: int) -> dict[str, np.ndarray]:
+    """Member i's curves: steps, train_loss, test_loss (and train_eval when logged)."""
+    arrays = history.as_arrays()
+    return {k: (v if k == "steps" else v[:, i]) for k, v in arrays.items()}

@@ -13,64 +13,65 @@ import torch
 from torch import nn
 
 from ..nn import make_generators
-from .objective import ManualGradient, manual_gradient_unsupported, mse_per_member
+from .checkpoint import Checkpoint, module_generators
+from .data import Data, EpochGather, Stream, gather  # noqa: F401  (gather: public re-export)
+from .engines import select_engine
+from .objective import mse_per_member
+from .optim import FlatAdam, FlatParameters
 from .runtime import torch_threads
 from .sampler import EpochSampler
 
-
-@dataclass
-class Data:
-    """Training and test tensors: (N, d) shared by all members, or (M, N, d) per member."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-    def to(self, device) -> Data:
-        return Data(*(t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)))
+# A finite loss this many times its first value counts as diverged (it would otherwise pass
+# as a result: a run at 1e28 has learned nothing).
+EXPLOSION = 1e6
 
 
 @dataclass
 class History:
     steps: list[int] = field(default_factory=list)
     train_loss: list[np.ndarray] = field(default_factory=list)   # mean task loss since last eval
-    test_loss: list[np.ndarray] = field(default_factory=list)    # noise-free test MSE
-    diverged_at: np.ndarray | None = None                        # step of first NaN/inf, −1 if none
+    test_loss: list[np.ndarray] = field(default_factory=list)    # noise-free test loss
+    train_eval: list[np.ndarray] = field(default_factory=list)   # noise-free loss, whole train set
+    extra: dict[str, list] = field(default_factory=dict)         # what callbacks record
+    diverged_at: np.ndarray | None = None                        # step of divergence, −1 if none
     wall_s: float = 0.0                                          # training loop, wall clock
     cpu_s: float = 0.0                                           # training loop, process CPU time
 
     def as_arrays(self) -> dict[str, np.ndarray]:
-        return {"steps": np.asarray(self.steps), "train_loss": np.stack(self.train_loss),
-                "test_loss": np.stack(self.test_loss)}
+        out = {"steps": np.asarray(self.steps), "train_loss": np.stack(self.train_loss),
+               "test_loss": np.stack(self.test_loss)}
+        if self.train_eval:
+            out["train_eval"] = np.stack(self.train_eval)
+        return out
 
 
-def _gather_rows(t: torch.Tensor, idx: torch.Tensor, out: torch.Tensor) -> None:
-    """`gather(t, idx, out=out)`; on the CPU through NumPy, ~3× faster for short rows."""
-    if t.device.type == "cpu" and idx.device.type == "cpu" and t.dtype != torch.bfloat16:
-        src, index, dst = t.numpy(), idx.numpy(), out.numpy()
-        if t.dim() == 2:
-            np.take(src, index.reshape(-1), axis=0, out=dst.reshape(-1, src.shape[-1]))
-        else:
-            dst[...] = np.take_along_axis(src, index[..., None], axis=1)
-        return
-    gather(t, idx.to(t.device), out=out)
+class Callback:
+    """Hooks into `fit`. `on_step` runs after every optimiser step and may change parameters in
+    place (e.g. BIMT's neuron swaps, which also call `optimizer.permute_` so the moments move
+    with the neurons); `on_eval` after every evaluation. `state`/`load_state` carry what a
+    callback must remember across a checkpoint (JSON-able)."""
+
+    def on_step(self, step: int, model: nn.Module, optimizer: FlatAdam) -> None:
+        pass
+
+    def on_eval(self, step: int, history: History) -> None:
+        pass
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        pass
 
 
-def gather(t: torch.Tensor, idx: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Rows idx (M, B) of a shared (N, d) or per-member (M, N, d) tensor → (M, B, d).
+class _EvalCallback(Callback):
+    """The 0.1 `on_eval(step, history)` function as a callback."""
 
-    `out` (M, B, d), contiguous, receives the result without allocating.
-    """
-    if out is None:
-        if t.dim() == 2:
-            return t[idx]
-        return t[torch.arange(t.shape[0], device=t.device).unsqueeze(1), idx]
-    if t.dim() == 2:
-        torch.index_select(t, 0, idx.reshape(-1), out=out.view(-1, t.shape[-1]))
-    else:
-        torch.gather(t, 1, idx.unsqueeze(-1).expand(*idx.shape, t.shape[-1]), out=out)
-    return out
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_eval(self, step, history):
+        self.fn(step, history)
 
 
 @torch.no_grad()
@@ -84,20 +85,26 @@ def evaluate_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Te
 
 
 class _Freezer:
-    """Members whose loss turned NaN/inf keep the parameters they had then; the rest go on."""
+    """Members whose loss diverged keep the parameters they had then; the rest go on.
+    Parameters are member-major ((M·k, …) for block parameters), so each is viewed (M, −1)."""
 
     def __init__(self, params: list[nn.Parameter], members: int):
-        self.params = params
+        self.params, self.members = params, members
         self.dead = torch.zeros(members, dtype=torch.bool)
         self.any = False
         self.saved: list[torch.Tensor] = []
 
+    def _rows(self, t: torch.Tensor) -> torch.Tensor:
+        return t.view(self.members, -1)
+
     @torch.no_grad()
     def mark(self, newly_dead: torch.Tensor) -> None:
+        """Freeze these members at their current parameters (the step's loss was computed from
+        them: the last finite ones, or the ones at which the loss exploded)."""
         if not self.saved:
             self.saved = [p.detach().clone() for p in self.params]
         for p, s in zip(self.params, self.saved, strict=True):
-            s[newly_dead] = p[newly_dead]
+            self._rows(s)[newly_dead] = self._rows(p.data)[newly_dead]
         self.dead |= newly_dead
         self.any = True
 
@@ -108,174 +115,104 @@ class _Freezer:
     def zero_dead_grads(self) -> None:
         for p in self.params:
             if p.grad is not None:
-                p.grad[self.dead] = 0.0
+                self._rows(p.grad)[self.dead.to(p.device)] = 0.0
 
     @torch.no_grad()
     def restore(self) -> None:
         for p, s in zip(self.params, self.saved, strict=True):
-            p[self.dead] = s[self.dead]
+            dead = self.dead.to(p.device)
+            self._rows(p.data)[dead] = self._rows(s)[dead]
 
 
-class FlatParameters:
-    """Moves parameters into one contiguous buffer: each parameter becomes a view of `data` and
-    its `.grad` a view of `grad`, so the optimizer updates all of them in one fused kernel."""
+class _FixedBatches:
+    """Mini-batches of a fixed `Data`: each member reshuffles its own rows every epoch."""
 
-    # Why the padding: torch's fused CPU Adam runs a SIMD loop over the buffer and a scalar
-    # loop over its last `numel % vector width` elements, and the two round differently (FMA
-    # vs separate multiply-add). Unpadded, whether a member's element lands in that tail
-    # depends on the ensemble's size and the member's position, so a run's bits would depend
-    # on the ensemble it was packed into. Padding to a multiple of PAD elements (≥ any SIMD
-    # width; the kernel's work units are 64-byte cache lines) sends every element through
-    # the SIMD loop. The padding is zero and has zero gradient.
-    PAD = 64
+    def __init__(self, data: Data, members: int, seeds: Sequence[int], batch_size: int):
+        self.sampler = EpochSampler(data.n_train, batch_size, make_generators(seeds, "data"))
+        self.gather = EpochGather(data, members)
 
-    def __init__(self, params: Sequence[torch.Tensor]):
-        params = list(params)
-        first = params[0]
-        total = sum(p.numel() for p in params)
-        padded = -(-total // self.PAD) * self.PAD
-        self.data = torch.zeros(padded, dtype=first.dtype, device=first.device)
-        self.grad = torch.zeros_like(self.data)
-        self.params, self.grads = params, []
-        offset = 0
-        with torch.no_grad():
-            for p in params:
-                n = p.numel()
-                view = self.data[offset:offset + n].view_as(p)
-                view.copy_(p)
-                p.data = view
-                grad = self.grad[offset:offset + n].view_as(p)
-                p.grad = grad
-                self.grads.append(grad)
-                offset += n
+    def next(self):
+        perm, lo, hi = self.sampler.next_span()
+        if lo == 0:  # a new epoch: gather its data once, then slice views per step
+            self.gather.new_epoch(perm)
+        return self.gather.batch(lo, hi)
 
-    @torch.no_grad()
-    def release(self) -> None:
-        """Give every parameter (and gradient) its own storage again, as before flattening."""
-        for p in self.params:
-            p.data = p.data.clone()
-            if p.grad is not None:
-                p.grad = p.grad.clone()
+    def state(self) -> dict:
+        return self.sampler.state()
 
-    @staticmethod
-    def supported(params: Sequence[torch.Tensor]) -> bool:
-        return bool(params) and len({(p.dtype, p.device) for p in params}) == 1
+    def load_state(self, state: dict) -> None:
+        self.sampler.load_state(state)
+        if self.sampler.has_epoch:
+            self.gather.new_epoch(self.sampler.permutation)
 
 
-class FlatAdam:
-    """Adam / AdamW (torch's defaults: betas 0.9/0.999, eps 1e-8) on one flat buffer.
+class _StreamBatches:
+    """Trials drawn afresh every step, member i from its own NumPy generator."""
 
-    Uses torch's fused kernel where it exists (CPU and CUDA, torch ≥ 2.4), else the same
-    update written out; both equal `torch.optim.Adam` to float rounding.
-    """
+    def __init__(self, stream: Stream, seeds: Sequence[int], batch_size: int, device):
+        from ..nn.rng import derive_seed
 
-    def __init__(self, flat: FlatParameters, name: str, lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        if name not in ("adam", "adamw"):
-            raise ValueError(f"optimizer must be one of ['adam', 'adamw'], got {name!r}")
-        self.flat, self.decoupled = flat, name == "adamw"
-        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
-        self.exp_avg = torch.zeros_like(flat.data)
-        self.exp_avg_sq = torch.zeros_like(flat.data)
-        self.step_t = torch.zeros((), dtype=torch.float32, device=flat.data.device)
-        self._one = torch.ones((), dtype=torch.float32, device=flat.data.device)
-        self.steps = 0
-        kernel = getattr(torch, "_fused_adamw_" if self.decoupled else "_fused_adam_", None)
-        ok_dtype = flat.data.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-        self._fused = kernel if (kernel is not None and ok_dtype
-                                 and flat.data.device.type in ("cpu", "cuda")) else None
+        self.stream, self.batch_size, self.device = stream, batch_size, device
+        self.rngs = [np.random.default_rng(derive_seed(int(s), "data")) for s in seeds]
 
-    @torch.no_grad()
-    def step(self) -> None:
-        self.raw_step()
+    def next(self):
+        x, y, mask = self.stream.sample(self.rngs, self.batch_size)
+        return tuple(None if t is None else t.to(self.device) for t in (x, y, mask))
 
-    def raw_step(self) -> None:
-        """`step` without the no_grad guard (for callers that hold one)."""
-        self.steps += 1
-        p, g = self.flat.data, self.flat.grad
-        b1, b2 = self.betas
-        if self._fused is not None:
-            self.step_t.add_(self._one)   # a tensor: a Python 1 costs 4 extra ops
-            self._fused([p], [g], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t],
-                        lr=self.lr, beta1=b1, beta2=b2, weight_decay=self.weight_decay,
-                        eps=self.eps, amsgrad=False, maximize=False)
-            return
-        if self.weight_decay:
-            if self.decoupled:
-                p.mul_(1 - self.lr * self.weight_decay)
-            else:
-                g = g.add(p, alpha=self.weight_decay)
-        self.exp_avg.lerp_(g, 1 - b1)
-        self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
-        bias1, bias2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(bias2)).add_(self.eps)
-        p.addcdiv_(self.exp_avg, denom, value=-self.lr / bias1)
+    def state(self) -> dict:
+        return {"rngs": [g.bit_generator.state for g in self.rngs]}
+
+    def load_state(self, state: dict) -> None:
+        for g, s in zip(self.rngs, state["rngs"], strict=True):
+            g.bit_generator.state = s
 
 
 ENGINES = ("auto", "manual", "autograd")
 
 
-def fit(model: nn.Module, objective: Callable, data: Data, *, seeds: Sequence[int], steps: int,
-        batch_size: int = 200, lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
-        eval_every: int = 500, on_eval: Callable[[int, History], None] | None = None,
+def fit(model: nn.Module, objective: Callable, data: Data | Stream, *, seeds: Sequence[int],
+        steps: int, batch_size: int = 200, lr: float = 1e-3, optimizer: str = "adam",
+        weight_decay: float = 0.0, eval_every: int = 500,
+        on_eval: Callable[[int, History], None] | None = None,
+        callbacks: Sequence[Callback] = (), schedule: Callable[[int], torch.Tensor] | None = None,
+        eval_train: bool = False, checkpoint: Checkpoint | None = None,
         engine: str = "auto", threads: int | None = None) -> History:
     """Train all M members of `model` for `steps` Adam steps; returns the loss history.
 
-    `objective(model, x, y)` returns (loss to minimise, task loss), each of shape (M,). Each
-    member draws its mini-batches from its own generator (stream "data" of its seed), so member i
-    follows the same trajectory as when trained alone. Members whose loss becomes non-finite are
-    frozen at their last finite parameters and reported in `History.diverged_at`.
+    `objective(model, x, y, mask)` returns (loss to minimise, task loss), each (M,), and
+    `objective.evaluate(model, x, y, mask)` the noise-free task loss (plain callables: MSE).
+    `data`: fixed tensors (`Data`, mini-batches reshuffled per epoch by each member from its own
+    stream "data") or a `Stream` of fresh trials (member i draws from its own generator). So
+    member i follows the same trajectory, bit for bit, as when trained alone.
+
+    Members whose loss becomes non-finite are frozen at their last finite parameters, those
+    whose loss exceeds EXPLOSION × its first value at their parameters then; both are reported
+    in `History.diverged_at`. `callbacks`: see `Callback`. `schedule(step)` → (M,) factors on
+    the regulariser coefficients (`objective.set_factor`), applied when they change.
+    `checkpoint`: every `checkpoint.every` steps the whole training state (parameters,
+    optimiser, random streams, history) is saved; a run restarted with the same checkpoint
+    path resumes there and ends bitwise identical to an uninterrupted run.
 
     engine picks only how gradients are computed; the loop, batching, divergence handling and
-    the fused Adam on one flat parameter buffer are shared. "manual": `ManualGradient`
-    (hand-derived backward, no autograd graph; several times faster on small networks);
-    "autograd": `objective` + autograd (any model and objective); "auto" (default) takes
-    "manual" whenever it supports the model and objective.
+    the fused Adam on one flat parameter buffer are shared. "manual": a hand-derived backward
+    (modlab's MLP: `engine_mlp.ManualGradient`; several times faster on small networks);
+    "autograd": `objective` + autograd (any model and objective); "auto" (default) takes the
+    manual engine whenever it supports the model and objective.
     threads: torch threads for the duration of the call (None → `runtime.default_threads()`,
     i.e. 1 unless $MODLAB_THREADS says otherwise; 0 → leave torch's setting).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    use_manual = engine == "manual"
-    if engine != "autograd":
-        reason = manual_gradient_unsupported(objective, model)
-        if reason is None and not FlatParameters.supported(params):
-            reason = "parameters differ in dtype or device"
-        if reason is not None and engine == "manual":
-            raise ValueError(f"engine='manual' cannot train this model: {reason}")
-        use_manual = reason is None
+    if not FlatParameters.supported(params):
+        raise ValueError("fit needs parameters of one dtype on one device")
+    masked = not isinstance(data, Data) or data.mask_train is not None
+    manual = select_engine(engine, model, objective, batch_size, masked)
+    loop_callbacks = list(callbacks) + ([_EvalCallback(on_eval)] if on_eval else [])
     with torch_threads(threads):
-        return _fit(model, objective, data, seeds=seeds, steps=steps, batch_size=batch_size,
-                    lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-                    eval_every=eval_every, on_eval=on_eval, manual=use_manual)
-
-
-def _record_eval(model, data: Data, history: History, freezer: _Freezer, step: int,
-                 running: torch.Tensor, since_eval: int, on_eval) -> None:
-    """Log the mean task loss since the last evaluation and the test loss, then reset the
-    running sum and call the user's callback."""
-    history.steps.append(step)
-    history.train_loss.append((running / since_eval).cpu().numpy())
-    test = evaluate_mse(model, data.x_test, data.y_test).cpu().numpy()
-    test[freezer.dead.numpy()] = np.nan
-    history.test_loss.append(test)
-    running.zero_()
-    if on_eval is not None:
-        on_eval(step, history)
-
-
-class _ManualStep:
-    """Gradients from the hand-derived backward pass, written straight into the flat buffer.
-    Runs in inference mode: no autograd bookkeeping (~20 % less per-op overhead at M = 1)."""
-
-    context = staticmethod(torch.inference_mode)
-
-    def __init__(self, model, objective, flat: FlatParameters):
-        self._step, self._grads = ManualGradient(objective, model).step, flat.grads
-
-    def __call__(self, x, y):
-        return self._step(x, y, self._grads)
+        return _Loop(model, objective, data, seeds, steps, batch_size, lr, optimizer,
+                     weight_decay, eval_every, loop_callbacks, schedule, eval_train,
+                     checkpoint, manual).run()
 
 
 class _AutogradStep:
@@ -287,8 +224,9 @@ class _AutogradStep:
         self.model, self.objective, self._grads = model, objective, flat.grads
         self._params = flat.params
 
-    def __call__(self, x, y):
-        loss, task = self.objective(self.model, x, y)
+    def __call__(self, x, y, mask):
+        loss, task = self.objective(self.model, x, y, mask) if mask is not None \
+            else self.objective(self.model, x, y)
         # A diverged member's NaN loss only reaches its own parameters' gradients (the sum's
         # derivative is 1 per member); the freezer zeroes those.
         grads = torch.autograd.grad(loss.sum(), self._params, allow_unused=True)
@@ -298,63 +236,182 @@ class _AutogradStep:
         return loss.detach(), task.detach()
 
 
-def _fit(model, objective, data: Data, *, seeds, steps, batch_size, lr, optimizer,
-         weight_decay, eval_every, on_eval, manual: bool) -> History:
-    members = len(seeds)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not FlatParameters.supported(params):
-        raise ValueError("fit needs parameters of one dtype on one device")
-    flat = FlatParameters(params)
-    opt = FlatAdam(flat, optimizer, lr, weight_decay)
-    gradient_step = (_ManualStep if manual else _AutogradStep)(model, objective, flat)
-    opt_step = opt.raw_step if manual else opt.step   # raw: already inside inference mode
-    device = flat.data.device
-    sampler = EpochSampler(data.x_train.shape[-2], batch_size, make_generators(seeds, "data"))
-    freezer = _Freezer(params, members)
-    history = History(diverged_at=np.full(members, -1))
-    running = torch.zeros(members, device=device)
-    since_eval = 0
-    # x and y side by side, so that one gather per epoch fetches both; per step, views.
-    xy = torch.cat([data.x_train, data.y_train], -1)
-    dx = data.x_train.shape[-1]
-    xy_epoch = torch.empty(members, xy.shape[-2], xy.shape[-1], dtype=xy.dtype, device=xy.device)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    model.train()
-    with _gc_paused() as gc_was_enabled:
-        for step in range(1, steps + 1):
-            evaluate = step % eval_every == 0 or step == steps
-            with gradient_step.context():
-                perm, lo, hi = sampler.next_span()
-                if lo == 0:  # a new epoch: gather its data once, then slice views per step
-                    _gather_rows(xy, perm, xy_epoch)
-                batch = xy_epoch[:, lo:hi]
-                total, task = gradient_step(batch[..., :dx], batch[..., dx:])
-                if not math.isfinite(float(total.sum())):
-                    finite = torch.isfinite(total).cpu()
-                    newly = ~finite & ~freezer.dead
-                    if bool(newly.any()):
-                        history.diverged_at[newly.numpy()] = step
-                        freezer.mark(newly)
-                if freezer.any:
-                    task = freezer.mask_loss(task)
-                    freezer.zero_dead_grads()
-                    opt_step()
-                    freezer.restore()
-                else:
-                    opt_step()
-                # One add per step, not a block sum: a (steps, M) reduction's summation order
-                # depends on M, and a member's logged losses must not.
-                running.add_(task)
-                since_eval += 1
-            if evaluate:
-                with _gc_enabled(gc_was_enabled):
-                    _record_eval(model, data, history, freezer, step, running, since_eval,
-                                 on_eval)
-                    since_eval = 0
-    history.wall_s = time.perf_counter() - start
-    history.cpu_s = time.process_time() - cpu_start
-    flat.release()
-    return history
+def _evaluate(objective, model, x, y, mask):
+    if hasattr(objective, "evaluate"):
+        return objective.evaluate(model, x, y, mask)
+    return evaluate_mse(model, x, y)
+
+
+class _Loop:
+    """The state of one `fit` call; `run` is the loop."""
+
+    def __init__(self, model, objective, data, seeds, steps, batch_size, lr, optimizer,
+                 weight_decay, eval_every, callbacks, schedule, eval_train, checkpoint, manual):
+        self.model, self.objective, self.data = model, objective, data
+        self.members, self.steps, self.eval_every = len(seeds), steps, eval_every
+        self.callbacks, self.schedule, self.eval_train = callbacks, schedule, eval_train
+        self.checkpoint = checkpoint
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.flat = FlatParameters(self.params)
+        self.opt = FlatAdam(self.flat, optimizer, lr, weight_decay)
+        self.gradient_step = (manual or _AutogradStep)(model, objective, self.flat)
+        self.opt_step = self.opt.raw_step if manual else self.opt.step   # raw: in inference mode
+        device = self.flat.data.device
+        self.batches = (_FixedBatches(data, self.members, seeds, batch_size)
+                        if isinstance(data, Data) else _StreamBatches(data, seeds, batch_size, device))
+        self.freezer = _Freezer(self.params, self.members)
+        self.history = History(diverged_at=np.full(self.members, -1))
+        self.running = torch.zeros(self.members, device=device)
+        self.first = torch.full((self.members,), math.nan, device=device)
+        self.since_eval = 0
+        self.start_step = 1
+        self.factors: torch.Tensor | None = None
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _state(self, step: int) -> tuple[dict, dict]:
+        tensors = {"params": self.flat.data, "running": self.running, "first": self.first,
+                   "dead": self.freezer.dead, **{f"opt.{k}": v for k, v in
+                                                 self.opt.state_tensors().items()}}
+        if self.freezer.saved:
+            tensors.update({f"frozen.{i}": s for i, s in enumerate(self.freezer.saved)})
+        for name, gens in module_generators(self.model).items():
+            for i, g in enumerate(gens):
+                tensors[f"gen.{name}.{i}"] = g.get_state()
+        h = self.history
+        meta = {"step": step, "since_eval": self.since_eval, "any_dead": self.freezer.any,
+                "batches": self.batches.state(),
+                "callbacks": self._callback_states(),
+                "history": {"steps": h.steps, "train_loss": [a.tolist() for a in h.train_loss],
+                            "test_loss": [a.tolist() for a in h.test_loss],
+                            "train_eval": [a.tolist() for a in h.train_eval],
+                            "extra": h.extra, "diverged_at": h.diverged_at.tolist(),
+                            "wall_s": h.wall_s + time.perf_counter() - self._t0,
+                            "cpu_s": h.cpu_s + time.process_time() - self._c0}}
+        return tensors, meta
+
+    @torch.no_grad()
+    def _restore(self, tensors: dict, meta: dict) -> None:
+        self.flat.data.copy_(tensors["params"])
+        self.running.copy_(tensors["running"])
+        self.first.copy_(tensors["first"])
+        self.freezer.dead.copy_(tensors["dead"])
+        self.freezer.any = meta["any_dead"]
+        frozen = sorted((k for k in tensors if k.startswith("frozen.")),
+                        key=lambda k: int(k.split(".")[1]))
+        self.freezer.saved = [tensors[k].clone() for k in frozen]
+        self.opt.load_state_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("opt.")})
+        for name, gens in module_generators(self.model).items():
+            for i, g in enumerate(gens):
+                g.set_state(tensors[f"gen.{name}.{i}"])
+        self.batches.load_state(meta["batches"])
+        states = meta["callbacks"]
+        for key, c in self._keyed_callbacks():
+            if key in states:
+                c.load_state(states[key])
+        h, saved = self.history, meta["history"]
+        h.steps = list(saved["steps"])
+        for key in ("train_loss", "test_loss", "train_eval"):
+            setattr(h, key, [np.asarray(a, dtype=np.float32) for a in saved[key]])
+        h.extra, h.diverged_at = saved["extra"], np.asarray(saved["diverged_at"])
+        h.wall_s, h.cpu_s = saved["wall_s"], saved["cpu_s"]
+        self.since_eval = meta["since_eval"]
+        self.start_step = meta["step"] + 1
+
+    def _keyed_callbacks(self):
+        """Callbacks keyed by class name and rank among callbacks of that class."""
+        seen: dict[str, int] = {}
+        for c in self.callbacks:
+            name = type(c).__qualname__
+            seen[name] = seen.get(name, -1) + 1
+            yield f"{name}.{seen[name]}", c
+
+    def _callback_states(self) -> dict:
+        return {k: st for k, c in self._keyed_callbacks() if (st := c.state())}
+
+    # -- the loop -------------------------------------------------------------------------
+    def _apply_schedule(self, step: int) -> None:
+        factors = self.schedule(step)
+        if self.factors is None or not torch.equal(factors, self.factors):
+            self.objective.set_factor(factors)
+            self.factors = factors
+
+    def _check(self, step: int, total: torch.Tensor, task: torch.Tensor) -> None:
+        """Freeze members whose loss is non-finite, or has exploded, at this step."""
+        if step == 1 or bool(torch.isnan(self.first).any()):
+            self.first = torch.where(torch.isnan(self.first) & torch.isfinite(task),
+                                     task.detach(), self.first)
+        finite = torch.isfinite(total).cpu()
+        exploded = (task.detach() > EXPLOSION * self.first).cpu() & finite
+        newly = (~finite | exploded) & ~self.freezer.dead
+        if bool(newly.any()):
+            self.history.diverged_at[newly.numpy()] = step
+            self.freezer.mark(newly)
+
+    def _record_eval(self, step: int) -> None:
+        """Log the mean task loss since the last evaluation and the test loss, then reset the
+        running sum and call the callbacks."""
+        h, data = self.history, self.data
+        h.steps.append(step)
+        h.train_loss.append((self.running / self.since_eval).cpu().numpy())
+        x, y, mask = data.test_batch() if isinstance(data, Data) else data.test
+        test = _evaluate(self.objective, self.model, x, y, mask).cpu().numpy()
+        dead = self.freezer.dead.numpy()
+        test[dead] = np.nan
+        h.test_loss.append(test)
+        if self.eval_train and isinstance(data, Data):
+            train = _evaluate(self.objective, self.model, *data.train_batch()).cpu().numpy()
+            train[dead] = np.nan
+            h.train_eval.append(train)
+        self.running.zero_()
+        self.since_eval = 0
+        for c in self.callbacks:
+            c.on_eval(step, h)
+
+    def run(self) -> History:
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        if self.checkpoint is not None and self.checkpoint.exists():
+            self._restore(*self.checkpoint.load())
+        step_fn, opt_step, freezer = self.gradient_step, self.opt_step, self.freezer
+        model, callbacks = self.model, [c for c in self.callbacks
+                                        if type(c).on_step is not Callback.on_step]
+        model.train()
+        with _gc_paused() as gc_was_enabled:
+            for step in range(self.start_step, self.steps + 1):
+                if self.schedule is not None:
+                    self._apply_schedule(step)
+                evaluate = step % self.eval_every == 0 or step == self.steps
+                with step_fn.context():
+                    x, y, mask = self.batches.next()
+                    total, task = step_fn(x, y, mask)
+                    if not math.isfinite(float(total.sum())) or step == 1 or evaluate:
+                        self._check(step, total, task)
+                    if freezer.any:
+                        task = freezer.mask_loss(task)
+                        freezer.zero_dead_grads()
+                        opt_step()
+                        freezer.restore()
+                    else:
+                        opt_step()
+                    # One add per step, not a block sum: a (steps, M) reduction's summation
+                    # order depends on M, and a member's logged losses must not.
+                    self.running.add_(task)
+                    self.since_eval += 1
+                for c in callbacks:
+                    c.on_step(step, model, self.opt)
+                if evaluate:
+                    with _gc_enabled(gc_was_enabled):
+                        self._record_eval(step)
+                # The last step is saved too: a driver that dies before storing the result
+                # finds the run finished on its restart.
+                if self.checkpoint is not None and (step % self.checkpoint.every == 0
+                                                    or step == self.steps):
+                    with _gc_enabled(gc_was_enabled):
+                        self.checkpoint.save(*self._state(step))
+        h = self.history
+        h.wall_s += time.perf_counter() - self._t0
+        h.cpu_s += time.process_time() - self._c0
+        self.flat.release()
+        return h
 
 
 @contextmanager

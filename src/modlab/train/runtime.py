@@ -121,3 +121,32 @@ def _cpu_name() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+_CBWR_BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSE4_1", 7: "SSE4_2",
+                  8: "AVX", 9: "AVX2", 10: "AVX512_MIC", 11: "AVX512", 12: "AVX512_MIC_E1",
+                  13: "AVX512_E1"}
+_CBWR_STRICT = 0x10000
+
+
+def mkl_cnr_mode() -> str:
+    """MKL's conditional-numerical-reproducibility mode as MKL reports it ("AUTO,STRICT",
+    "OFF", …), or "unknown" where MKL is not torch's BLAS. modlab sets MKL_CBWR=AUTO,STRICT
+    when it is imported (see modlab/__init__.py): without it, a matmul's rounding depends on
+    operand alignment and a run's bits on its position in an ensemble."""
+    import ctypes
+
+    lib_dir = os.path.join(os.path.dirname(torch.__file__), "lib")
+    for name in ("libtorch_cpu.so", "libtorch_cpu.dylib", "torch_cpu.dll"):
+        path = os.path.join(lib_dir, name)
+        if not os.path.exists(path):
+            continue
+        try:
+            get = ctypes.CDLL(path).mkl_serv_cbwr_get
+        except (OSError, AttributeError):
+            return "unknown"
+        get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
+        mode = get(-1)
+        branch = _CBWR_BRANCHES.get(mode & ~_CBWR_STRICT, str(mode & ~_CBWR_STRICT))
+        return branch + (",STRICT" if mode & _CBWR_STRICT else "")
+    return "unknown"

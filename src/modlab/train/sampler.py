@@ -21,6 +21,26 @@ class EpochSampler:
         self._perm = perm
         self._pos = 0
 
+    @property
+    def has_epoch(self) -> bool:
+        return self._perm is not None
+
+    @property
+    def permutation(self) -> torch.Tensor:
+        return self._perm
+
+    def state(self) -> dict:
+        """Generator states, the position and the current epoch's permutation (JSON-able)."""
+        return {"pos": self._pos, "generators": [g.get_state().tolist() for g in self.generators],
+                "perm": None if self._perm is None else self._perm.tolist()}
+
+    def load_state(self, state: dict) -> None:
+        for g, s in zip(self.generators, state["generators"], strict=True):
+            g.set_state(torch.tensor(s, dtype=torch.uint8))
+        self._pos = state["pos"]
+        self._perm = None if state["perm"] is None else torch.tensor(state["perm"],
+                                                                      dtype=torch.int64)
+
     def next(self) -> torch.Tensor:
         perm, start, stop = self.next_span()
         return perm[:, start:stop]
