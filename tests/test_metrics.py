@@ -151,3 +151,54 @@ def test_layer_report_on_ensemble_stack():
     assert [r["k_star"] for r in rows] == [4, 1]
     assert rows[0]["gap_at_true_k"] == pytest.approx(1.0)
     assert rows[1]["gap_at_true_k"] < 0.5
+
+
+# --- near-dead neurons (relative tolerance) and the authors' reference spectrum -----------
+
+def test_near_dead_neuron_is_dropped_not_blown_up_to_unit_length():
+    # Row 3's incoming weights are ~1e-12 and reach both modules: normalised to unit length
+    # (rtol=0) it bridges them and one zero eigenvalue is lost; the default drops it.
+    w = block_diagonal(2, 4, 2, np.random.default_rng(5))
+    w[3] = 1e-12
+    raw = laplacian_eigen(w, rtol=0.0)
+    assert raw.n_dropped == 0 and (np.abs(raw.eigvals) < 1e-9).sum() == 1
+    spec = laplacian_eigen(w)
+    assert spec.n_dropped == 1 and np.allclose(spec.eigvals[:2], 0, atol=1e-10)
+    assert module_count(spec.eigvals) == 2
+    assert cluster_neurons(w, 2)[3] == -1
+    assert layer_report([w])[0]["dropped_neurons"] == 1
+    assert np.isnan(laplacian_spectrum(np.stack([w, w]))[:, -1]).all()
+
+
+def test_relative_tolerance_leaves_ordinary_matrices_alone():
+    rng = np.random.default_rng(11)
+    w = rng.normal(size=(20, 6))
+    w[4] *= 1e-3                         # weak (a decayed dead ReLU's scale), not dead
+    assert np.array_equal(laplacian_spectrum(w), laplacian_spectrum(w, rtol=0.0))
+    # The tolerance is relative to each matrix's own largest row: a tiny matrix keeps all rows.
+    stack = np.stack([w, 1e-9 * w])
+    assert not np.isnan(laplacian_spectrum(stack)).any()
+    with pytest.raises(ValueError, match="rtol"):
+        laplacian_spectrum(w, rtol=-1.0)
+
+
+def test_reference_spectrum_is_eigh_on_the_nonsymmetric_laplacian():
+    w = np.random.default_rng(12).normal(size=(16, 5))
+    s = cosine_similarity_graph(w)
+    l_rw = np.eye(16) - s / s.sum(1, keepdims=True)
+    assert not np.allclose(l_rw, l_rw.T)
+    reference = laplacian_spectrum(w, method="reference")
+    assert np.allclose(reference, scipy.linalg.eigh(l_rw, eigvals_only=True), atol=1e-12)
+    assert np.abs(reference - laplacian_spectrum(w)).max() > 1e-3       # it is wrong
+    batched = laplacian_spectrum(np.stack([w, w[::-1]]), method="reference")
+    assert np.allclose(batched[0], reference, atol=1e-10)
+    assert np.allclose(laplacian_eigen(w, method="reference").eigvals, reference, atol=1e-12)
+
+
+def test_reference_spectrum_agrees_when_degrees_are_equal():
+    # Block-diagonal single-input modules of equal size: every degree is equal, L_rw is
+    # symmetric, and reading one triangle loses nothing.
+    w = block_diagonal(4, 8, 1, np.random.default_rng(0))
+    assert np.allclose(laplacian_spectrum(w, method="reference"), laplacian_spectrum(w), atol=1e-10)
+    with pytest.raises(ValueError, match="method"):
+        laplacian_spectrum(w, method="nosuch")

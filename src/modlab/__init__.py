@@ -29,8 +29,12 @@ _EXPORTS = {
         "MLP", "ActivityNoise", "DenseNet", "EnsembleLinear", "LinearAutoencoder",
         "MLPAutoencoder", "ModularNet", "make_architecture", "parameter_count")},
     **{n: "regularizers" for n in (
-        "ActivationCapture", "activity", "l12", "l21", "weight_l1", "weight_l2",
-        "weighted_activity")},
+        "ActivationCapture", "activity", "attach", "connection_cost", "inject_noise", "l12",
+        "l21", "plan_swaps", "weight_l1", "weight_l2", "weighted_activity")},
+    **{n: "metrics" for n in (
+        "best_newman_q", "functional_clusters", "locality", "ncut_zscore",
+        "participation_coefficient", "partition_agreement", "task_variance")},
+    "analyse_checkpoint": "analysis",
     "Store": "results",
     **{n: "sweep" for n in ("ProcessExecutor", "SerialExecutor", "ensemble_job", "execute",
                             "run_experiment")},
@@ -42,7 +46,7 @@ _EXPORTS = {
     "EXPERIMENTS": "experiments",
 }
 
-__all__ = sorted([*_EXPORTS, *_SUBPACKAGES[:7]])
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 
 
 def __getattr__(name: str):

@@ -9,7 +9,16 @@ from .functional import (
     step_quadratic_fit,
     trimmed_mean,
 )
-from .graph import adjacency, newman_q
+from .graph import (
+    adjacency,
+    best_newman_q,
+    best_partition,
+    ncut,
+    ncut_zscore,
+    newman_q,
+    participation_coefficient,
+    partition_agreement,
+)
 from .range_condition import RangeCheck, range_margin  # noqa: F401  (spec 3)
 from .rnn import (
     FunctionalClusters,
@@ -24,6 +33,7 @@ from .rnn import (
     task_variance,
 )
 from .spectral import (
+    DEFAULT_RTOL,
     Spectrum,
     cosine_similarity_graph,
     eigengaps,
@@ -32,6 +42,7 @@ from .spectral import (
     laplacian_spectrum,
     live_rows,
     module_count,
+    random_walk_laplacian,
 )
 from .summary import layer_report
 
@@ -42,4 +53,6 @@ __all__ = ["Spectrum", "adjacency", "affine_fit", "affine_r2", "deviation_from_l
            "layer_report", "live_rows", "module_count", "newman_q", "reorder_network",
            "reorder_neurons", "FunctionalClusters", "Locality", "RecurrentModularity", "Sparsity",
            "functional_clusters", "locality", "partition_q", "recurrent_modularity", "sparsity",
-           "task_variance", "RangeCheck", "range_margin"]
+           "task_variance", "RangeCheck", "range_margin", "DEFAULT_RTOL", "best_newman_q",
+           "best_partition", "ncut", "ncut_zscore", "participation_coefficient",
+           "partition_agreement", "random_walk_laplacian"]

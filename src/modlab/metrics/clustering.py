@@ -5,15 +5,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .spectral import ArrayLike, as_numpy, laplacian_eigen, module_count
+from .spectral import DEFAULT_RTOL, ArrayLike, as_numpy, laplacian_eigen, module_count
 
 
-def cluster_neurons(w: ArrayLike, k: int | None = None, seed: int = 0) -> np.ndarray:
+def cluster_neurons(w: ArrayLike, k: int | None = None, seed: int = 0,
+                    rtol: float = DEFAULT_RTOL) -> np.ndarray:
     """Cluster the post neurons of W: k-means on the k smallest eigenvectors of L_rw.
 
-    k defaults to k* (argmax eigengap). Returns one label per post neuron, −1 for dead ones.
+    k defaults to k* (argmax eigengap). Returns one label per post neuron, −1 for dead ones
+    (incoming norm below rtol × the largest, see `spectral.live_rows`).
     """
-    spec = laplacian_eigen(w)
+    spec = laplacian_eigen(w, rtol=rtol)
     labels = np.full(spec.live.shape[0], -1)
     n_live = int(spec.live.sum())
     if n_live == 0:
@@ -25,7 +27,11 @@ def cluster_neurons(w: ArrayLike, k: int | None = None, seed: int = 0) -> np.nda
         return labels
     from sklearn.cluster import KMeans  # lazy: scikit-learn costs ~2 s of every worker's start-up
 
-    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(spec.eigvecs[:, :k])
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: on a busy 2-core machine k-means is 6–30× faster so, and seed-stable
+    with threadpool_limits(1):
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(spec.eigvecs[:, :k])
     labels[spec.live] = km.labels_
     return labels
 

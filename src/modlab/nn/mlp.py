@@ -71,6 +71,11 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_hidden(x).output
 
+    def wiring_layout(self) -> list[tuple[tuple, tuple]]:
+        """Each layer's neurons on a line (BIMT: x = (i + ½)/N, layers stacked), as (post,
+        pre) placements of every weight (see `train.terms.wiring_distances`)."""
+        return [(("line", b), ("line", a)) for a, b in zip(self.widths[:-1], self.widths[1:])]
+
     def member(self, i: int) -> dict[str, torch.Tensor]:
         """Member i's parameters as plain `nn.Linear`-shaped tensors (for export or inspection)."""
         return {k: v[i].detach().clone() for k, v in self.state_dict().items()

@@ -165,7 +165,12 @@ class RunConfig(Strict):
 
 
 def canonical_json(cfg: BaseModel) -> str:
-    return json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """The config as canonical JSON of its non-default values (net.kind always included):
+    a field added later with a default leaves every existing key unchanged."""
+    data = cfg.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(cfg, RunConfig):
+        data.setdefault("net", {})["kind"] = cfg.net.kind
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def config_hash(cfg: BaseModel) -> str:

@@ -61,6 +61,9 @@ def _register_builtin() -> None:
     if ENGINES:
         return
     from ..nn import MLP
+    from ..nn.rnn import LeakyRNN
     from .engine_mlp import ManualGradient
+    from .engine_rnn import RNNGradient
 
     register_engine(MLP)(ManualGradient)
+    register_engine(LeakyRNN)(RNNGradient)

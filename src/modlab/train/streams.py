@@ -13,6 +13,14 @@ import numpy as np
 import torch
 
 
+def _pad(a: np.ndarray, steps: int) -> np.ndarray:
+    if a.shape[1] == steps:
+        return a
+    out = np.zeros((a.shape[0], steps, *a.shape[2:]), dtype=a.dtype)
+    out[:, :a.shape[1]] = a
+    return out
+
+
 class MemberStreams:
     def __init__(self, tasks: Sequence):
         self.tasks = list(tasks)
@@ -22,9 +30,13 @@ class MemberStreams:
         return self   # batches are made on the CPU and moved by the loop
 
     def sample(self, generators: Sequence[np.random.Generator], batch_size: int):
+        """(x, y, mask), (M, B, T, …): each member's own batch, zero-padded (mask 0) to the
+        longest member's T."""
         parts = [task.sample(rng, batch_size) for task, rng in zip(self.tasks, generators,
                                                                   strict=True)]
-        return tuple(torch.from_numpy(np.stack([p[k] for p in parts])) for k in range(3))
+        steps = max(p[0].shape[1] for p in parts)
+        return tuple(torch.from_numpy(np.stack([_pad(p[k], steps) for p in parts]))
+                     for k in range(3))
 
     @property
     def test(self):

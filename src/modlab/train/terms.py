@@ -56,7 +56,7 @@ class RegInputs:
     @property
     def distances(self) -> list[torch.Tensor]:
         """Distance between the neurons each weight connects, (post, pre) per weight (spec 2)."""
-        return self.model.wiring_distances()
+        return wiring_distances(self.model)
 
 
 class Stats:
@@ -198,6 +198,32 @@ TERMS: dict[str, Term] = {t.name: t for t in (
     Term("nonneg", _nonneg_value, manual=False),
     Term("wiring", _wiring_value, params=("wiring_locality", "wiring_l0"), manual=False),
 )}
+
+
+def _coords(placement: tuple) -> torch.Tensor:
+    from ..regularizers.bimt import grid_coords, line_coords, side_line
+
+    kind, n, *where = placement
+    if kind == "grid":
+        return grid_coords(n)
+    if kind == "line" and where:
+        return side_line(n, where[0])
+    return line_coords(n)
+
+
+def wiring_distances(model) -> list[torch.Tensor]:
+    """(post, pre) distances for each of `model.weights`, from its `wiring_layout()`
+    placements; Manhattan (BIMT code: |Δx| on lines; spec 2: Manhattan on grids). Cached on
+    the model: neurons keep their positions (swaps move weights, not places)."""
+    cached = getattr(model, "_wiring_distances", None)
+    device = model.weights[0].device
+    if cached is None:
+        from ..regularizers.bimt import distances
+
+        cached = [distances(_coords(post), _coords(pre)).float()
+                  for post, pre in model.wiring_layout()]
+        object.__setattr__(model, "_wiring_distances", cached)
+    return [d.to(device) for d in cached]
 
 
 def needed_statistics(terms, n_layers: int) -> dict[str, set[int]]:

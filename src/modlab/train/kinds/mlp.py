@@ -46,4 +46,11 @@ def measure(model: MLP, configs, datasets) -> list[dict]:
     return out
 
 
-MLP_KIND = register_model(ModelKind("mlp", MLPConfig, build, objective, measure=measure))
+def callbacks(configs, model) -> list:
+    from ..callbacks import BIMTSwaps
+
+    return [BIMTSwaps.for_mlp(configs)] if any(c.reg.swap_every for c in configs) else []
+
+
+MLP_KIND = register_model(ModelKind("mlp", MLPConfig, build, objective, callbacks=callbacks,
+                                    measure=measure))

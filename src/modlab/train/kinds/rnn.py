@@ -1,0 +1,89 @@
+"""`net.kind = "rnn"`: the leaky RNN of Yang et al. 2019 on sequence tasks (spec 2).
+
+Loss (Yang's): Σ_{b,t,o} ((ŷ − y)·mask)² / (B·T_max·n_out), the mask inside the square as in
+gyyang/multitask; T_max is the task's longest possible trial, a constant, so that a run's
+loss does not depend on how far the batches it trained with were padded. BIMT's wiring cost
+is `reg.wiring` (with `wiring_locality`, `wiring_l0`) over W_in, W_rec, W_out, its swaps
+(`reg.swap_every`) move recurrent units on the grid.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ...nn.rnn import LeakyRNN
+from ..config import ModelConfig
+from ..objective import Objective
+from .base import ModelKind, register_model
+
+
+class RNNConfig(ModelConfig):
+    kind: Literal["rnn"] = "rnn"
+    hidden: int = Field(64, ge=1, description="recurrent units (400 = a 20 × 20 grid)")
+    activation: Literal["relu", "softplus", "tanh"] = "relu"
+    alpha: float = Field(0.2, gt=0, le=1, description="dt/τ (Yang: 20/100)")
+    sigma_rec: float = Field(0.05, ge=0)
+    sigma_x: float = Field(0.01, ge=0)
+    init: Literal["orthogonal", "diagonal", "normal"] = "orthogonal"
+    w_rec_gain: float = Field(1.0, gt=0)
+
+
+class SequenceLoss:
+    """Σ((ŷ − y)·mask)² / (B·T_max·n_out) per member (mask None: 1)."""
+
+    __name__ = "sequence_loss"
+
+    def __init__(self, max_steps: int):
+        self.max_steps = max_steps
+
+    def __call__(self, pred, target, mask=None):
+        err = pred - target
+        if mask is not None:
+            err = err * mask
+        b, out = pred.shape[1], pred.shape[-1]
+        return err.pow(2).flatten(1).sum(1) / (b * self.max_steps * out)
+
+
+def build(configs, task) -> LeakyRNN:
+    net = configs[0].net
+    model = LeakyRNN(task.n_in, net.hidden, task.n_out, members=len(configs), alpha=net.alpha,
+                     sigma_rec=net.sigma_rec, sigma_x=net.sigma_x, activation=net.activation,
+                     w_rec_gain=net.w_rec_gain, init=net.init, seeds=[c.seed for c in configs])
+    model.max_steps = int(getattr(task, "max_steps", 0) or 0)
+    return model
+
+
+def objective(configs, model) -> Objective:
+    return Objective([c.reg for c in configs], task_loss=SequenceLoss(model.max_steps or 1))
+
+
+def callbacks(configs, model) -> list:
+    from ..callbacks import BIMTSwaps
+
+    return [BIMTSwaps.for_rnn(configs)] if any(c.reg.swap_every for c in configs) else []
+
+
+@torch.no_grad()
+def measure(model: LeakyRNN, configs, datasets) -> list[dict]:
+    """Per member: accuracy per rule on the task's fixed test set (Yang's measure)."""
+    task = datasets[0]
+    if not hasattr(task, "accuracy"):
+        return [{} for _ in configs]
+    x = torch.from_numpy(task.test_set()[0]).to(model.w_rec.device)
+    was = model.training
+    model.eval()
+    y_hat = model(x).cpu().numpy()
+    model.train(was)
+    out = []
+    for i in range(len(configs)):
+        acc = (datasets[i] if len(datasets) > i else task).accuracy(y_hat[i])
+        out.append({"rules": list(acc), "accuracy": [acc[r] for r in acc],
+                    "mean_accuracy": float(np.mean(list(acc.values())))})
+    return out
+
+
+RNN_KIND = register_model(ModelKind("rnn", RNNConfig, build, objective, callbacks=callbacks,
+                                    measure=measure))
