@@ -110,6 +110,20 @@ CATALOG: dict[str, dict] = {
         'claim': 'mixing index rises from ≈0 to ≈0.2 with corner drops (0…36); diagonal drops ≤ 0.002',
         'presets': ['quick', 'paper'],
     },
+    'bimt-mlp': {
+        'module': 'bimt_mlp',
+        'title': 'BIMT on MLPs: wiring cost and swaps make modules visible',
+        'paper': 'Liu, Gan & Tegmark 2023 (BIMT) / spec 2',
+        'claim': 'BIMT gives the sparsest, shortest wiring with modules that split into separate sub-networks; L1 sparsifies without localising',
+        'presets': ['quick', 'paper'],
+    },
+    'growing-brains': {
+        'module': 'growing_brains',
+        'title': 'Growing modular RNNs on the 20 Yang-2019 tasks',
+        'paper': 'Liu, Khona, Fiete & Tegmark 2023 (Growing brains) / spec 2',
+        'claim': 'BIMT gives functional and anatomical modularity (local, interconnected clusters) and a better error-vs-sparsity front than L1 or none',
+        'presets': ['quick', 'paper'],
+    },
 }
 
 

@@ -26,7 +26,6 @@ def cluster_neurons(w: ArrayLike, k: int | None = None, seed: int = 0,
         labels[spec.live] = 0
         return labels
     from sklearn.cluster import KMeans  # lazy: scikit-learn costs ~2 s of every worker's start-up
-
     from threadpoolctl import threadpool_limits
 
     # one BLAS thread: on a busy 2-core machine k-means is 6–30× faster so, and seed-stable

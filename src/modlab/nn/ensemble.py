@@ -8,22 +8,6 @@ import torch
 from torch import nn
 
 
-def member_bmm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """x @ weightᵀ (+ bias) for a 1-member ensemble, as member 0 of a 2-member batch.
-
-    Why: with batch 1, torch sends a matrix-vector shaped product (a dimension of 1) to a
-    different BLAS routine (gemv) than the batched one every larger ensemble uses, and the two
-    round differently, so a run's bits would depend on whether it trained alone. The second
-    member is zeros: it adds nothing to any gradient (x + 0 is exact). Operands keep the
-    layout (and so the BLAS transpose flags) that the batched path uses.
-    """
-    pad = lambda t: torch.cat([t, torch.zeros_like(t)])  # noqa: E731
-    w = pad(weight).transpose(1, 2)
-    if bias is None:
-        return torch.bmm(pad(x), w)[:1]
-    return torch.baddbmm(pad(bias.unsqueeze(1)), pad(x), w)[:1]
-
-
 class EnsembleLinear(nn.Module):
     """M independent `nn.Linear`s: weight (M, out, in), bias (M, out), input (M, B, in).
 
@@ -52,8 +36,6 @@ class EnsembleLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.expand(self.members, *x.shape)
-        if self.members == 1 and 1 in (x.shape[-2], self.in_features, self.out_features):
-            return member_bmm(x, self.weight, self.bias)
         if self.bias is None:
             return torch.bmm(x, self.weight.transpose(1, 2))
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))

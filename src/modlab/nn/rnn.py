@@ -142,6 +142,6 @@ class LeakyRNN(nn.Module):
         """Where the neurons each weight of `weights` connects sit (spec 2), as (post, pre)
         placements: the recurrent units on a √N × √N grid in [0, 1]², the inputs on a line
         left of it, the outputs on a line right of it (see `train.terms.wiring_distances`)."""
-        n, grid = self.hidden_size, ("grid", self.hidden_size)
+        grid = ("grid", self.hidden_size)
         return [(grid, ("line", self.n_in, "left")), (grid, grid),
                 (("line", self.n_out, "right"), grid)]

@@ -31,7 +31,7 @@ def data_shape(cfg: RunConfig, cache: dict) -> tuple:
         from ..tasks import make_task
 
         task = make_task(cfg.task.name, **cfg.task.params)
-        cache[key] = tuple(tuple(getattr(task, f).shape) for f in ("x_train", "x_test")
+        cache[key] = tuple(tuple(getattr(task, f).shape) for f in ("x_train", "y_train", "x_test", "y_test")
                            if hasattr(task, f)) or (type(task).__name__,)
     return cache[key]
 
@@ -76,7 +76,7 @@ def train_job(configs: list[RunConfig], device: str = "cpu", checkpoint_dir: str
     ckpt = None
     if checkpoint_dir is not None:
         ckpt = Checkpoint(Path(checkpoint_dir) / key, every=checkpoint_every, tag=key)
-    run = train_ensemble(configs, device=device, checkpoint=ckpt)
+    run = train_ensemble(configs, device=device, checkpoint=ckpt, pad_single=True)
     return results_of(run, environment(device))
 
 

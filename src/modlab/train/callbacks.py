@@ -57,10 +57,10 @@ class BIMTSwaps(Callback):
         from ..regularizers.bimt import plan_swaps
 
         for m in members:
-            pick = lambda t: None if t is None else t[m]  # noqa: E731
-            plan = plan_swaps(pick(layer["w_in"]), pick(layer["w_out"]), layer["coords"],
-                              layer["pre"], layer["post"], A=1.0, top_k=self.top_k[m],
-                              recurrent=pick(layer["recurrent"]))
+            w_in, w_out, rec = (None if layer[k] is None else layer[k][m]
+                                for k in ("w_in", "w_out", "recurrent"))
+            plan = plan_swaps(w_in, w_out, layer["coords"], layer["pre"], layer["post"], A=1.0,
+                              top_k=self.top_k[m], recurrent=rec)
             if not plan.swaps:
                 continue
             self.swaps[m] += len(plan.swaps)

@@ -135,6 +135,9 @@ class OptimConfig(Strict):
     weight_decay: float = Field(0.0, ge=0.0)
     eval_every: int = Field(500, ge=1)
     eval_train: bool = Field(False, description="also log the loss on the whole training set")
+    stop_accuracy: float = Field(0.0, ge=0, le=1, description="stop a member once every task "
+                                 "of its test set reaches this accuracy (kinds that measure "
+                                 "accuracy; 0 = never)")
 
 
 class RunConfig(Strict):

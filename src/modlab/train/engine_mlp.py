@@ -45,9 +45,6 @@ def manual_gradient_unsupported(objective, model, batch_size: int | None = None)
             return f"the {name!r} regulariser has no hand-derived gradient"
         if term.uses_moments and not _alpha_ok(objective.params[term.alpha]):
             return f"{term.alpha} < 1 (|h|^(α-1) is unbounded at 0)"
-    if model.members == 1 and (1 in model.widths or batch_size == 1):
-        # Matrix-vector shapes take another BLAS routine at batch 1 (see nn.ensemble.member_bmm)
-        return "a 1-member ensemble with a width-1 layer or batch 1"
     return None
 
 

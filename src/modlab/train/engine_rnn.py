@@ -1,26 +1,25 @@
 """Hand-derived backpropagation through time for the leaky RNN (nn/rnn.py) under the
 sequence loss and weight penalties (perf).
 
-Forward: U = (x + σ_x ξ')W_inᵀ + b for all steps in large GEMMs, then per step
-pre_t = U_t + h_{t−1}W_recᵀ + √(2/α)σ_rec ξ_t, h_t = (1−α)h_{t−1} + α·relu(pre_t), and
-ŷ = sigmoid(H W_outᵀ + b_out) in large GEMMs. Backward, with e = ((ŷ − y)·m), dℓ/dz = 2e·m·ŷ(1−ŷ)/n:
+Forward, per step: pre_t = (x_t + σ_x ξ'_t)W_inᵀ + b + √(2/α)σ_rec ξ_t + h_{t−1}W_recᵀ,
+h_t = (1−α)h_{t−1} + α·relu(pre_t), ŷ_t = sigmoid(h_t W_outᵀ + b_out). Backward, with e = ((ŷ − y)·m), dℓ/dz = 2e·m·ŷ(1−ŷ)/n:
 dh_t = dH_t + (1−α)dh_{t+1} + δ_{t+1}W_rec, δ_t = α·dh_t ⊙ relu'(pre_t); dW_rec = Σ_t δ_tᵀh_{t−1},
-dW_in = Σ_t δ_tᵀx_t, db = Σ_t δ_t. Only the two (B × N)·(N × N) products per step are
-sequential.
+dW_in = Σ_t δ_tᵀx_t, db = Σ_t δ_t. All in preallocated buffers, no autograd graph.
 
-Bits: every large GEMM runs over fixed chunks of CHUNK time steps (B·CHUNK rows), and chunks
-are accumulated in time order. A member's steps beyond its own batch's length carry exactly
-zero gradient, so the extra chunks a longer ensemble batch adds contribute exact zeros, and a
-member's result is the same alone or in any ensemble (tests/test_reproducibility.py). Noise
-is drawn exactly as `LeakyRNN.draw_noise` draws it. Checked against autograd in
-tests/test_rnn.py.
+Layout and bits: buffers are member-major (M, T, B, ·). Products over rows (input and output
+projections) round each row alike whatever the number of rows; sums over time (weight and
+bias gradients, the loss) run over fixed chunks of CHUNK steps added in time order. A member's steps beyond its own batch's length carry exactly
+zero gradient (their mask is 0), so the extra steps a longer ensemble batch adds contribute
+exact zeros, and a member's result is the same alone or in any ensemble
+(tests/test_reproducibility.py). Noise is drawn exactly as `LeakyRNN.draw_noise` draws it.
+Checked against autograd in tests/test_rnn.py.
 """
 from __future__ import annotations
 
 import torch
 
-from ..nn.rnn import LeakyRNN
 from ..nn.rng import fill_member_randn_
+from ..nn.rnn import LeakyRNN
 from .objective import Objective
 from .terms import wiring_distances
 
@@ -60,10 +59,11 @@ class RNNGradient:
         self._wiring = None
 
     # -- buffers ------------------------------------------------------------------------------
-    def _buf(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
+    def _buf(self, name: str, shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
         t = self._buffers.get(name)
         if t is None or t.shape != torch.Size(shape):
-            t = self._buffers[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+            t = self._buffers[name] = torch.empty(shape, dtype=dtype or like.dtype,
+                                                  device=like.device)
         return t
 
     def _wiring_costs(self) -> list[torch.Tensor]:
@@ -84,103 +84,86 @@ class RNNGradient:
             x = x.expand(m, *x.shape)
         b, t, n_in = x.shape[1], x.shape[2], x.shape[3]
         n_out = y.shape[-1]
-        chunks = -(-t // CHUNK)
-        tp = chunks * CHUNK
-        alpha = model.alpha
-        # Noise exactly as LeakyRNN.draw_noise: input then recurrent, max(T, max_steps) steps.
+        tp = -(-t // CHUNK) * CHUNK
+        alpha, keep = model.alpha, 1.0 - model.alpha
+        # Noise exactly as LeakyRNN.draw_noise: input then recurrent, max(T, max_steps) steps,
+        # drawn straight into preallocated buffers (fresh 50 MB temporaries cost page faults).
         steps = max(t, model.max_steps)
+        ex = None
         if model.sigma_x > 0:
             ex = fill_member_randn_(self._buf("ex", (m, b, steps, n_in), x), model.generators)
-            x = x + model.sigma_x * ex[:, :, :t]
-        # time-major, padded to whole chunks
-        xs = self._buf("x", (m, tp, b, n_in), x)
-        xs[:, :t].copy_(x.transpose(1, 2))
-        xs[:, t:].zero_()
-        ys = self._buf("y", (m, tp, b, n_out), x)
-        ys[:, :t].copy_(y.transpose(1, 2))
-        ys[:, t:].zero_()
-        ms = self._buf("mask", (m, tp, b, n_out), x)
-        if mask is None:
-            ms[:, :t].fill_(1.0)
-        else:
-            ms[:, :t].copy_(mask.transpose(1, 2))
-        ms[:, t:].zero_()
-        noise = None
+        er = None
         if model.sigma_rec > 0:
             er = fill_member_randn_(self._buf("er", (m, steps, b, n), x), model.generators)
-            noise = self._buf("noise", (m, tp, b, n), x)
-            torch.mul(er[:, :t], model.noise_std, out=noise[:, :t])
-            noise[:, t:].zero_()
-        rows = CHUNK * b
-        w_in, w_rec, w_out = model.w_in, model.w_rec, model.w_out
-        # U = x W_inᵀ + b (+ noise), chunk by chunk
+        # member-major, time-then-batch rows, padded with zeros to whole chunks
+        xs = self._padded("x", x, tp)
+        if ex is not None:
+            xs[:, :t].add_(ex[:, :, :t].transpose(1, 2), alpha=model.sigma_x)
+        ys = self._padded("y", y, tp)
+        ms = self._padded("mask", mask, tp) if mask is not None else None
+        rows = tp * b
+        # U = x W_inᵀ + b (+ noise): row-wise products, whatever the number of rows
         pre = self._buf("pre", (m, tp, b, n), x)
-        for c in range(chunks):
-            sl = slice(c * CHUNK, (c + 1) * CHUNK)
-            torch.baddbmm(model.b.unsqueeze(1), xs[:, sl].reshape(m, rows, n_in),
-                          w_in.transpose(1, 2), out=pre[:, sl].view(m, rows, n))
-        if noise is not None:
-            pre.add_(noise)
-        # recurrence; hs[:, s] = h_{s−1} (hs[:, 0] = 0)
+        torch.baddbmm(model.b.unsqueeze(1), xs.view(m, rows, n_in), model.w_in.transpose(1, 2),
+                      out=pre.view(m, rows, n))
+        if er is not None:
+            pre[:, :t].add_(er[:, :t], alpha=model.noise_std)
+        # the recurrence: hs[:, s] = h_{s−1}, hs[:, 0] = 0; products into a contiguous buffer
+        # (an in-place product into a strided slice is split member by member: 4× slower)
         hs = self._buf("h", (m, tp + 1, b, n), x)
         hs[:, 0].zero_()
-        w_rec_t = w_rec.transpose(1, 2)
-        keep = 1.0 - alpha
+        cur = self._buf("cur", (m, b, n), x)
         r = self._buf("r", (m, b, n), x)
+        gate = self._buf("gate", (m, tp, b, n), x, torch.bool)
+        w_rec_t = model.w_rec.transpose(1, 2)
         for s in range(tp):
-            p = pre[:, s]
-            torch.baddbmm(p, hs[:, s], w_rec_t, out=p)
-            torch.clamp_min(p, 0.0, out=r)
-            torch.add(hs[:, s] * keep, r, alpha=alpha, out=hs[:, s + 1])
-        # output, loss and its gradient, chunk by chunk
-        task = torch.zeros(m, dtype=x.dtype, device=x.device)
-        dz = self._buf("dz", (m, tp, b, n_out), x)
-        yhat = self._buf("yhat", (m, tp, b, n_out), x)
-        scale = 2.0 / (b * self.norm_steps * n_out)
-        for c in range(chunks):
-            sl = slice(c * CHUNK, (c + 1) * CHUNK)
-            z = yhat[:, sl].view(m, rows, n_out)
-            torch.baddbmm(model.b_out.unsqueeze(1), hs[:, c * CHUNK + 1:(c + 1) * CHUNK + 1]
-                          .reshape(m, rows, n), w_out.transpose(1, 2), out=z)
-            z.sigmoid_()
-            e = (z - ys[:, sl].reshape(m, rows, n_out)).mul_(ms[:, sl].reshape(m, rows, n_out))
-            task.add_(e.pow(2).sum((1, 2)))
-            g = dz[:, sl].view(m, rows, n_out)
-            torch.mul(e, ms[:, sl].reshape(m, rows, n_out), out=g)
-            g.mul_(z).mul_(1.0 - z).mul_(scale)
-        task.div_(b * self.norm_steps * n_out)
-        # gradients of the output layer, and dH from it
-        g_w_in, g_w_rec, g_b, g_w_out, g_b_out = grads
-        dh_out = self._buf("dh", (m, tp, b, n), x)
-        for c in range(chunks):
-            sl = slice(c * CHUNK, (c + 1) * CHUNK)
-            g = dz[:, sl].reshape(m, rows, n_out)
-            h_c = hs[:, c * CHUNK + 1:(c + 1) * CHUNK + 1].reshape(m, rows, n)
-            _accumulate(c, g_w_out, g.transpose(1, 2), h_c)
-            _accumulate_sum(c, g_b_out, g)
-            torch.bmm(g, w_out, out=dh_out[:, sl].view(m, rows, n))
-        # backward through time: delta_s = α·dh_s ⊙ relu'(pre_s), stored in place of dh_out
+            torch.baddbmm(pre[:, s], hs[:, s], w_rec_t, out=cur)
+            torch.gt(cur, 0, out=gate[:, s])
+            torch.clamp_min(cur, 0.0, out=r)
+            torch.mul(hs[:, s], keep, out=hs[:, s + 1]).add_(r, alpha=alpha)
+        h_all = hs[:, 1:]
+        # output, loss (summed chunk by chunk, in time order) and ∂/∂z
+        z = self._buf("z", (m, tp, b, n_out), x)
+        torch.baddbmm(model.b_out.unsqueeze(1), h_all.reshape(m, rows, n),
+                      model.w_out.transpose(1, 2), out=z.view(m, rows, n_out)).sigmoid_()
+        e = torch.sub(z, ys, out=self._buf("e", z.shape, x))
+        if ms is not None:
+            e.mul_(ms)
+        task = _chunk_dots(e, tp).div_(b * self.norm_steps * n_out)
+        dz = e.mul_(ms) if ms is not None else e
+        dz.mul_(torch.addcmul(z, z, z, value=-1.0, out=z))              # z(1 − z), in place
+        dz.mul_(2.0 / (b * self.norm_steps * n_out))
+        dh = torch.bmm(dz.view(m, rows, n_out), model.w_out,
+                       out=self._buf("dh", (m, rows, n), x)).view(m, tp, b, n)
+        # backward through time: dh_s ← dH_s + carry; δ_s = α·dh_s ⊙ relu'(pre_s) in place
         carry = self._buf("carry", (m, b, n), x)
         carry.zero_()
+        w_rec = model.w_rec
         for s in range(tp - 1, -1, -1):
-            dh = dh_out[:, s]
-            dh.add_(carry)
-            torch.mul(dh, keep, out=carry)
-            dh.mul_((pre[:, s] > 0).to(dh.dtype)).mul_(alpha)       # now δ_s
-            carry.baddbmm_(dh, w_rec)
-        delta = dh_out
-        for c in range(chunks):
-            sl = slice(c * CHUNK, (c + 1) * CHUNK)
-            d = delta[:, sl].reshape(m, rows, n)
-            _accumulate(c, g_w_rec, d.transpose(1, 2), hs[:, c * CHUNK:(c + 1) * CHUNK]
-                        .reshape(m, rows, n))
-            _accumulate(c, g_w_in, d.transpose(1, 2), xs[:, sl].reshape(m, rows, n_in))
-            _accumulate_sum(c, g_b, d)
+            d = dh[:, s].add_(carry)
+            torch.mul(d, keep, out=carry)
+            d.mul_(gate[:, s]).mul_(alpha)
+            carry.baddbmm_(d, w_rec)
+        # weight and bias gradients: fixed-size chunks (CHUNK·B rows), accumulated in time order
+        g_w_in, g_w_rec, g_b, g_w_out, g_b_out = grads
+        _chunk_products(g_w_out, dz, h_all, tp)
+        _chunk_products(g_w_rec, dh, hs[:, :tp], tp)
+        _chunk_products(g_w_in, dh, xs, tp)
+        _chunk_sums(dh, tp, out=g_b, keep_last=True)
+        _chunk_sums(dz, tp, out=g_b_out, keep_last=True)
         total = task.clone()
         for term in self.terms:
-            total = self._weight_term(term, (w_in, w_rec, w_out), (g_w_in, g_w_rec, g_w_out),
-                                      total)
+            total = self._weight_term(term, (model.w_in, w_rec, model.w_out),
+                                      (g_w_in, g_w_rec, g_w_out), total)
         return total, task
+
+    def _padded(self, name: str, a: torch.Tensor, tp: int) -> torch.Tensor:
+        """(M, B, T, k) → a buffer (M, tp, B, k): time then batch, zeros beyond T."""
+        m, b, t, k = a.shape
+        out = self._buf(name, (m, tp, b, k), a)
+        out[:, :t].copy_(a.transpose(1, 2))
+        out[:, t:].zero_()
+        return out
 
     def _weight_term(self, term: str, weights, grads, total):
         coef, flat = self.coef[term], self.coef_flat[term]
@@ -197,17 +180,44 @@ class RNNGradient:
         return total
 
 
-def _accumulate(chunk: int, out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
-    """out (=|+=) a @ b: the first chunk writes, later ones add (in time order)."""
-    if chunk == 0:
-        torch.bmm(a, b, out=out)
-    else:
-        out.baddbmm_(a, b)
+def _chunk_products(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, tp: int) -> None:
+    """out = Σ_s a_sᵀ b_s over time (a, b: (M, tp, B, ·)), as fixed CHUNK-step products added
+    in time order: the same K for every product, whatever the padded length."""
+    m = a.shape[0]
+    for c in range(tp // CHUNK):
+        sl = slice(c * CHUNK, (c + 1) * CHUNK)
+        ac = a[:, sl].reshape(m, -1, a.shape[-1]).transpose(1, 2)
+        bc = b[:, sl].reshape(m, -1, b.shape[-1])
+        if c == 0:
+            torch.bmm(ac, bc, out=out)
+        else:
+            out.baddbmm_(ac, bc)
 
 
-def _accumulate_sum(chunk: int, out: torch.Tensor, g: torch.Tensor) -> None:
-    """out (=|+=) Σ over rows of g (M, rows, k) → (M, k)."""
-    if chunk == 0:
-        torch.sum(g, 1, out=out)
-    else:
-        out.add_(g.sum(1))
+def _chunk_dots(e: torch.Tensor, tp: int) -> torch.Tensor:
+    """Σ e² per member over time, batch and outputs, CHUNK steps at a time in time order."""
+    m = e.shape[0]
+    total = None
+    for c in range(tp // CHUNK):
+        part = e[:, c * CHUNK:(c + 1) * CHUNK].reshape(m, -1)
+        part = torch.linalg.vecdot(part, part)
+        total = part if total is None else total.add_(part)
+    return total
+
+
+def _chunk_sums(a: torch.Tensor, tp: int, out: torch.Tensor | None = None,
+                keep_last: bool = False) -> torch.Tensor:
+    """Σ over time and batch of a (M, tp, B, ·): per member, (M,) — or (M, ·) with
+    keep_last — as CHUNK-step sums added in time order."""
+    m = a.shape[0]
+    total = out
+    for c in range(tp // CHUNK):
+        part = a[:, c * CHUNK:(c + 1) * CHUNK].reshape(m, -1, a.shape[-1])
+        part = part.sum(1) if keep_last else part.reshape(m, -1).sum(1)
+        if total is None:
+            total = part
+        elif c == 0:
+            total.copy_(part)
+        else:
+            total.add_(part)
+    return total

@@ -78,7 +78,8 @@ def reg_schedule(configs: Sequence[RunConfig]) -> Callable[[int], torch.Tensor] 
 def train_ensemble(configs: Sequence[RunConfig], *, device: str | torch.device = "cpu",
                    on_eval: Callable[[int, History], None] | None = None,
                    callbacks: Sequence[Callback] = (), checkpoint: Checkpoint | None = None,
-                   engine: str = "auto", threads: int | None = None) -> EnsembleRun:
+                   engine: str = "auto", threads: int | None = None,
+                   pad_single: bool = False) -> EnsembleRun:
     """Train one member per config in a single batched computation.
 
     Members may differ in seed, task data, noise σ/α and regulariser coefficients; every other
@@ -86,8 +87,18 @@ def train_ensemble(configs: Sequence[RunConfig], *, device: str | torch.device =
     callbacks come from the configs' `net.kind` (train/kinds). `device`: cpu, cuda[:N], mps
     or auto; `checkpoint`: resumable training state (see `fit`); `engine` and `threads`: see
     `fit` (default: a hand-derived engine where one exists, 1 thread).
+
+    pad_single: train a single config as member 0 of a 2-member ensemble whose second member
+    is a copy, and return it as a 1-member run. Why: with a batch of one, torch hands some
+    products to an unbatched BLAS routine that rounds differently from the batched one every
+    larger ensemble uses (K = 85 inputs, width-1 layers, …), so only ≥ 2-member computations
+    give a run the same bits in any ensemble. The results store trains every run this way.
     """
     configs = list(configs)
+    if pad_single and len(configs) == 1:
+        return _single(train_ensemble(configs * 2, device=device, on_eval=on_eval,
+                                      callbacks=callbacks, checkpoint=checkpoint,
+                                      engine=engine, threads=threads))
     check_batchable(configs)
     device = resolve_device(device)
     kind = get_kind(configs[0].net.kind)
@@ -100,10 +111,39 @@ def train_ensemble(configs: Sequence[RunConfig], *, device: str | torch.device =
     history = fit(model, objective, data, seeds=[c.seed for c in configs], steps=o.steps,
                   batch_size=o.batch_size, lr=o.lr, optimizer=o.optimizer,
                   weight_decay=o.weight_decay, eval_every=min(o.eval_every, max(o.steps, 1)),
-                  on_eval=on_eval, callbacks=[*kind.callbacks(configs, model), *callbacks],
+                  on_eval=on_eval,
+                  callbacks=[*kind.callbacks(configs, model, datasets[0]), *callbacks],
                   schedule=reg_schedule(configs), eval_train=o.eval_train,
                   checkpoint=checkpoint, engine=engine, threads=threads)
     return EnsembleRun(configs, model, history, datasets)
+
+
+def _single(run: EnsembleRun) -> EnsembleRun:
+    """Member 0 of a padded 2-member run as a 1-member run."""
+    kind = get_kind(run.configs[0].net.kind)
+    model = kind.build(run.configs[:1], run.datasets[0])
+    model.load_state_dict(member_state(run.model, 0, 2))
+    model.to(next(run.model.parameters()).device)
+    h = run.history
+    history = History(steps=h.steps, train_loss=[a[:1] for a in h.train_loss],
+                      test_loss=[a[:1] for a in h.test_loss],
+                      train_eval=[a[:1] for a in h.train_eval],
+                      extra=_first_member_extra(h.extra),
+                      diverged_at=h.diverged_at[:1], wall_s=h.wall_s, cpu_s=h.cpu_s)
+    return EnsembleRun(run.configs[:1], model, history, run.datasets[:1])
+
+
+def _first_member_extra(extra: dict) -> dict:
+    out = {}
+    for key, value in extra.items():
+        if key == "stopped_at":
+            out[key] = value[:1]
+        elif isinstance(value, list):
+            out[key] = [v[:1] if isinstance(v, (list, np.ndarray)) and len(v) == 2 else v
+                        for v in value]
+        elif key != "ended_at":
+            out[key] = value
+    return out
 
 
 def member_state(model: nn.Module, i: int, members: int) -> dict[str, torch.Tensor]:
@@ -119,6 +159,13 @@ def member_state(model: nn.Module, i: int, members: int) -> dict[str, torch.Tens
 
 
 def history_of(history: History, i: int) -> dict[str, np.ndarray]:
-    """Member i's curves: steps, train_loss, test_loss (and train_eval when logged)."""
+    """Member i's curves: steps, train_loss, test_loss (and train_eval when logged), up to
+    the step it stopped at (a member that reached its criterion trains no further, so its
+    curves do not depend on how long the others went on)."""
     arrays = history.as_arrays()
-    return {k: (v if k == "steps" else v[:, i]) for k, v in arrays.items()}
+    out = {k: (v if k == "steps" else v[:, i]) for k, v in arrays.items()}
+    stop = history.extra.get("stopped_at", [-1] * (i + 1))[i]
+    if stop >= 0:
+        keep = out["steps"] <= stop
+        out = {k: v[keep] for k, v in out.items()}
+    return out

@@ -57,6 +57,12 @@ class Callback:
     def on_eval(self, step: int, history: History) -> None:
         pass
 
+    def finished(self, step: int, history: History, model: nn.Module) -> torch.Tensor | None:
+        """After each evaluation: a (M,) bool mask of members that are done (e.g. reached an
+        accuracy criterion). They keep their parameters from then on; when every member is
+        done or diverged, training ends. None: nobody is done."""
+        return None
+
     def state(self) -> dict:
         return {}
 
@@ -355,7 +361,7 @@ class _Loop:
         h.train_loss.append((self.running / self.since_eval).cpu().numpy())
         x, y, mask = data.test_batch() if isinstance(data, Data) else data.test
         test = _evaluate(self.objective, self.model, x, y, mask).cpu().numpy()
-        dead = self.freezer.dead.numpy()
+        dead = h.diverged_at >= 0
         test[dead] = np.nan
         h.test_loss.append(test)
         if self.eval_train and isinstance(data, Data):
@@ -366,6 +372,15 @@ class _Loop:
         self.since_eval = 0
         for c in self.callbacks:
             c.on_eval(step, h)
+        for c in self.callbacks:
+            done = c.finished(step, h, self.model)
+            if done is not None:
+                newly = done.cpu() & ~self.freezer.dead
+                if bool(newly.any()):
+                    stopped = h.extra.setdefault("stopped_at", [-1] * self.members)
+                    for i in torch.nonzero(newly).flatten().tolist():
+                        stopped[i] = step
+                    self.freezer.mark(newly)
 
     def run(self) -> History:
         self._t0, self._c0 = time.perf_counter(), time.process_time()
@@ -401,6 +416,12 @@ class _Loop:
                 if evaluate:
                     with _gc_enabled(gc_was_enabled):
                         self._record_eval(step)
+                    if bool(self.freezer.dead.all()) and step < self.steps:
+                        # every member stopped or diverged: the rest would change nothing
+                        self.history.extra["ended_at"] = step
+                        if self.checkpoint is not None:
+                            self.checkpoint.save(*self._state(self.steps))
+                        break
                 # The last step is saved too: a driver that dies before storing the result
                 # finds the run finished on its restart.
                 if self.checkpoint is not None and (step % self.checkpoint.every == 0

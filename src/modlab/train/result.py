@@ -46,7 +46,7 @@ class RunResult:
         task = build_datasets([self.config])[0]
         model = get_kind(self.config.net.kind).build([self.config], task)
         model.load_state_dict(self.state)
-        return model.to(device).eval()
+        return model.to(device).eval().requires_grad_(False)
 
 
 def ensemble_of(results: list[RunResult], device: str | torch.device = "cpu") -> nn.Module:
@@ -56,7 +56,24 @@ def ensemble_of(results: list[RunResult], device: str | torch.device = "cpu") ->
     model = get_kind(configs[0].net.kind).build(configs, tasks[0])
     state = {k: torch.cat([r.state[k] for r in results]) for k in results[0].state}
     model.load_state_dict(state)
-    return model.to(device).eval()
+    return model.to(device).eval().requires_grad_(False)
+
+
+def member_extra(extra: dict, i: int, members: int) -> dict:
+    """Member i's share of what callbacks logged: per-member lists become its value; the
+    ensemble's own entries (when it ended) are dropped."""
+    out = {}
+    for key, value in extra.items():
+        if key == "ended_at":
+            continue
+        if key == "stopped_at":
+            out[key] = value[i]
+        elif isinstance(value, list):
+            out[key] = [v[i] if isinstance(v, (list, np.ndarray)) and len(v) == members else v
+                        for v in value]
+        else:
+            out[key] = value
+    return out
 
 
 def results_of(run: EnsembleRun, env: dict | None = None) -> list[RunResult]:
@@ -70,7 +87,6 @@ def results_of(run: EnsembleRun, env: dict | None = None) -> list[RunResult]:
         out.append(RunResult(
             config=cfg, state=member_state(run.model, i, m), curves=history_of(h, i),
             diverged_at=int(h.diverged_at[i]), metrics=measures_i,
-            extra={k: [v[i] if isinstance(v, (list, np.ndarray)) and len(v) == m else v
-                       for v in vals] for k, vals in h.extra.items()},
+            extra=member_extra(h.extra, i, m),
             wall_s=h.wall_s, cpu_s=h.cpu_s, members=m, env=dict(env or {})))
     return out

@@ -13,7 +13,7 @@ from torch import nn
 from ..config import ModelConfig, RunConfig, register_model_config
 
 
-def no_callbacks(configs, model) -> list:
+def no_callbacks(configs, model, task=None) -> list:
     return []
 
 
@@ -21,7 +21,7 @@ def no_callbacks(configs, model) -> list:
 class ModelKind:
     """`build(configs, task)` → an M-member model (task: the first member's data set, for its
     input/output sizes); `objective(configs, model)` → what `fit` minimises;
-    `callbacks(configs, model)` → `fit` callbacks (e.g. BIMT swaps); `measure(model,
+    `callbacks(configs, model, task)` → `fit` callbacks (e.g. BIMT swaps); `measure(model,
     configs, datasets)` → final metrics per member (datasets: one per member, shared objects
     where equal), stored with each result (optional)."""
 

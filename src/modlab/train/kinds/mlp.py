@@ -46,7 +46,7 @@ def measure(model: MLP, configs, datasets) -> list[dict]:
     return out
 
 
-def callbacks(configs, model) -> list:
+def callbacks(configs, model, task=None) -> list:
     from ..callbacks import BIMTSwaps
 
     return [BIMTSwaps.for_mlp(configs)] if any(c.reg.swap_every for c in configs) else []

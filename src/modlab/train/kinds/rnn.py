@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ...nn.rnn import LeakyRNN
 from ..config import ModelConfig
+from ..loop import Callback
 from ..objective import Objective
 from .base import ModelKind, register_model
 
@@ -60,10 +61,40 @@ def objective(configs, model) -> Objective:
     return Objective([c.reg for c in configs], task_loss=SequenceLoss(model.max_steps or 1))
 
 
-def callbacks(configs, model) -> list:
+class AccuracyStop(Callback):
+    """After each evaluation, per-rule accuracy on the task's test set (Yang's measure, noise
+    off); a member is done once every rule reaches `optim.stop_accuracy`. The accuracies are
+    logged in History.extra["accuracy"] (per evaluation, per member, per rule)."""
+
+    def __init__(self, configs, task):
+        self.threshold = configs[0].optim.stop_accuracy
+        self.task = task
+
+    @torch.no_grad()
+    def finished(self, step, history, model):
+        y_hat = _test_outputs(model, self.task)
+        acc = np.array([list(self.task.accuracy(y).values()) for y in y_hat])     # (M, rules)
+        history.extra.setdefault("accuracy", []).append(acc.tolist())
+        return torch.from_numpy(acc.min(1) >= self.threshold)
+
+
+def _test_outputs(model, task) -> np.ndarray:
+    x = torch.from_numpy(task.test_set()[0]).to(model.w_rec.device)
+    was = model.training
+    model.eval()
+    try:
+        return model(x).cpu().numpy()
+    finally:
+        model.train(was)
+
+
+def callbacks(configs, model, task=None) -> list:
     from ..callbacks import BIMTSwaps
 
-    return [BIMTSwaps.for_rnn(configs)] if any(c.reg.swap_every for c in configs) else []
+    out = [BIMTSwaps.for_rnn(configs)] if any(c.reg.swap_every for c in configs) else []
+    if configs[0].optim.stop_accuracy > 0 and hasattr(task, "accuracy"):
+        out.append(AccuracyStop(configs, task))
+    return out
 
 
 @torch.no_grad()
@@ -72,11 +103,7 @@ def measure(model: LeakyRNN, configs, datasets) -> list[dict]:
     task = datasets[0]
     if not hasattr(task, "accuracy"):
         return [{} for _ in configs]
-    x = torch.from_numpy(task.test_set()[0]).to(model.w_rec.device)
-    was = model.training
-    model.eval()
-    y_hat = model(x).cpu().numpy()
-    model.train(was)
+    y_hat = _test_outputs(model, task)
     out = []
     for i in range(len(configs)):
         acc = (datasets[i] if len(datasets) > i else task).accuracy(y_hat[i])
