@@ -22,7 +22,7 @@ def list_experiments() -> None:
     for name, entry in CATALOG.items():
         table.add_row(name, entry["paper"], entry["claim"], ", ".join(entry["presets"]))
     console.print(table)
-    console.print("`modlab show NAME` lists a experiment's fields (the keys of --set).")
+    console.print("`modlab show NAME` lists an experiment's fields (the keys of --set).")
 
 
 @app.command("show")
@@ -58,6 +58,7 @@ def run(
     overwrite: bool = typer.Option(False, help="replace a finished <out>/<experiment> instead of "
                                                "writing <experiment>-2"),
     force: bool = typer.Option(False, help="skip the resource estimate's limits"),
+    checkpoint_every: int = typer.Option(1000, help="training steps between checkpoints"),
 ) -> None:
     """Train (what the store lacks), measure and plot one experiment; writes <out>/<experiment>/."""
     from ..experiments import get_experiment
@@ -73,6 +74,8 @@ def run(
         overrides["device"] = device
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
+    if checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be >= 1, got {checkpoint_every}")
     exp.make_config(preset, overrides)  # validate before any work starts
     for stale in interrupted_runs(out, experiment):
         console.print(f"[yellow]note[/yellow]: {stale} is an interrupted run of {experiment}; "
@@ -80,7 +83,7 @@ def run(
     try:
         outcome = run_experiment(experiment, preset, out, overrides, workers=workers,
                                  progress=RichProgress(console), overwrite=overwrite,
-                                 force=force)
+                                 force=force, checkpoint_every=checkpoint_every)
     except RunFailed as err:
         fail(str(err), RUN_FAILED)
     console.print((outcome.path / "summary.md").read_text())

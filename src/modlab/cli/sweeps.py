@@ -43,6 +43,7 @@ def sweep(
     address: str = typer.Option(None, help="Ray head HOST:PORT, or auto (with --executor ray)"),
     workers: int = typer.Option(None, help="local worker processes (default: one per core)"),
     device: str = typer.Option("cpu", help="cpu, cuda or auto"),
+    checkpoint_every: int = typer.Option(1000, help="training steps between checkpoints"),
     force: bool = typer.Option(False, help="skip the resource estimate's limits"),
 ) -> None:
     """Run a sweep: every run once (finished runs are skipped), resumable; then analyse."""
@@ -53,6 +54,8 @@ def sweep(
 
     sw = build(load_spec(spec), spec)
     resolve_device(device)
+    if checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be >= 1, got {checkpoint_every}")
     if dry_run:
         rows = status(sw)
         table = Table("index", "run_id", "done", "labels", title=f"{sw.name}: {len(rows)} runs "
@@ -67,7 +70,8 @@ def sweep(
     labels = {r.config.key(): r.labels for r in sw.runs}
     try:
         outcome = run_sweep(sw, index=index, executor=ex, device=device, force=force,
-                            progress=RichProgress(console, labels))
+                            progress=RichProgress(console, labels),
+                            checkpoint_every=checkpoint_every)
     finally:
         if ex is not None:
             ex.shutdown()

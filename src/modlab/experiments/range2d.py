@@ -132,7 +132,7 @@ def analyze(cfg: Range2DConfig, trained, ctx: Context) -> list[dict]:
         spec, form = t.labels["dataset"], t.labels["form"]
         if spec not in sources:
             s = make_sources(spec, cfg.data_seed)
-            sources[spec] = (s, range_margin(s))
+            sources[spec] = (s, range_margin(s, finite_sample=False))  # the sample trained on
         s, check = sources[spec]
         kept = code_of(t)
         rows.append({**source_row(spec, s, check), "form": form, "seed": t.seed,

@@ -107,7 +107,7 @@ def analyze(cfg: Range3DConfig, trained, ctx: Context) -> list[dict]:
         spec, model = t.labels["variant"], t.labels["model"]
         if spec not in sources:
             s = make_sources(spec, cfg.data_seed, cfg.points)
-            sources[spec] = (s, range_margin(s))
+            sources[spec] = (s, range_margin(s, finite_sample=False))  # the sample trained on
         s, check = sources[spec]
         k = code_of(t)
         row = {"variant": spec, "family": family(spec), "samples": len(s), "nsi": nsi(s),

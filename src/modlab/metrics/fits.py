@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import curve_fit
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ def fit_sigmoid_log(n_data, gap) -> Fit:
     local minima for noisy data, so the fit starts from every sampled size and keeps the best.
     `converged` is False when no start converged or the covariance is not finite.
     """
+    from scipy.optimize import curve_fit  # lazy: scipy.optimize costs ~0.7 s at import
     x, y = np.asarray(n_data, dtype=float), np.asarray(gap, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
@@ -89,6 +89,7 @@ def fit_exponential(n, nstar, nstar_stderr=None) -> Fit:
     the residual alone can be arbitrarily small. Also reports doubling = ln 2 / r, the
     increase of n that doubles N*.
     """
+    from scipy.optimize import curve_fit
     n, nstar = np.asarray(n, dtype=float), np.asarray(nstar, dtype=float)
     if n.size < 2:
         raise ValueError("an exponential fit needs at least two values of n")
