@@ -311,3 +311,31 @@ def test_local_instance_is_loopback_only_and_stopped(tmp_path):
     assert report["me"] not in report["pids"]
     assert report["flags"] == ["on", "on"]   # runtime_env reaches the tasks
     assert report["left"] == []              # shutdown stopped what it started
+
+
+@needs_ray
+def test_sweep_through_ray_stores_the_same_bits_as_local(ex, tmp_path):
+    # A sweep spec of two architectures × two seeds: packed into ensembles, run as Ray tasks,
+    # results sent back to this driver, which writes the store (no shared filesystem).
+    import yaml
+
+    from modlab.results import Store
+    from modlab.sweep.runsweep import run_sweep
+    from modlab.sweep.spec import build, load_spec
+
+    def sweep_at(out):
+        spec = {"base": {"reg": {"wa": 1e-3}, "optim": {"steps": 150, "eval_every": 50}},
+                "grid": {"net.hidden": [[8], [12]]}, "seeds": 2, "out": str(out)}
+        path = tmp_path / f"{out.name}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        return build(load_spec(path), path)
+
+    ray_sweep, local_sweep = sweep_at(tmp_path / "ray"), sweep_at(tmp_path / "local")
+    assert run_sweep(ray_sweep, executor=ex).ok
+    assert run_sweep(local_sweep, executor=SerialExecutor()).ok
+    a, b = Store(tmp_path / "ray" / "store"), Store(tmp_path / "local" / "store")
+    assert a.keys() == b.keys() and len(a) == 4
+    for key in a.keys():
+        ra, rb = a.load(key), b.load(key)
+        assert all(torch.equal(ra.state[k], rb.state[k]) for k in ra.state)
+        assert np.array_equal(ra.curves["test_loss"], rb.curves["test_loss"])

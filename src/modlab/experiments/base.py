@@ -22,7 +22,7 @@ class ExperimentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seeds: int = Field(3, ge=1, description="number of seeds per setting")
+    seeds: int = Field(3, ge=1, le=1000, description="number of seeds per setting")
     seed0: int = Field(0, ge=0, description="first seed; seeds are seed0 … seed0+seeds−1")
     workers: int = Field(1, ge=1, description="worker processes for independent ensembles")
     device: str = Field("cpu", description="cpu, cuda or auto")

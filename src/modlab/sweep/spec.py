@@ -146,8 +146,14 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 def build(spec: SweepSpec, path: str | Path | None = None) -> Sweep:
     """Resolve a spec into its points and runs (validating every config)."""
+    from .resources import MAX_RUNS
+
     name = spec.name or (Path(path).stem if path else "sweep")
     out = Path(spec.out) if spec.out else Path("sweeps") / name
+    size = len(spec.points()) * len(spec.seed_list() or [0])
+    if size > MAX_RUNS:
+        raise ValueError(f"the grid has {size:,} points × seeds (limit {MAX_RUNS:,}): shrink "
+                         "'grid', 'zip' or 'seeds'")
     if spec.experiment is not None:
         return _experiment_sweep(spec, name, out)
     return _base_sweep(spec, name, out)
