@@ -38,4 +38,5 @@ register(Experiment(
         "quick": {"steps": 20_000, "seeds": 3, "eval_every": 1000},
         "paper": {"steps": 50_000, "seeds": 5},
     },
+    summary_metrics=("k_star", "gap_at_true_k", "gap_reference", "test_loss"),
 ))

@@ -43,5 +43,5 @@ register(Experiment(
         "quick": {"steps": 5_000, "seeds": 3, "eval_every": 500},
         "paper": {"steps": 50_000, "seeds": 5},
     },
-    summary_metrics=("k_star", "gap_at_true_k", "test_loss", "dead_neurons"),
+    summary_metrics=("k_star", "gap_at_true_k", "gap_reference", "test_loss", "dead_neurons"),
 ))

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from ..metrics import dead_neurons, layer_report
+from ..metrics import dead_neurons, gap_at, laplacian_spectrum, layer_report, module_count
 from ..train import RunConfig, with_overrides
 from ..train.ensemble import build_datasets
 from ..train.result import RunResult
@@ -126,17 +126,34 @@ def _layer_measures(t: Trained, collapsed: bool) -> list[dict]:
     return out
 
 
-def modularity_rows(trained: Sequence[Trained], collapsed: bool = False) -> list[dict]:
-    """One row per (run, weight layer): k*, the gap at the true k, losses, dead neurons.
+def reference_measures(t: Trained) -> list[dict]:
+    """Per weight layer, k* and the gap at the true k from the authors' spectrum (`eigh` on
+    the non-symmetric L_rw: wrong by ~0.01–0.06, spec 1), for comparison with the exact one."""
+    out = []
+    for w in t.weights:
+        vals = laplacian_spectrum(w, method="reference")
+        vals = vals[~np.isnan(vals)]
+        out.append({"k_star_reference": int(module_count(vals)),
+                    "gap_reference": float(gap_at(vals, t.n_modules)) if t.n_modules else
+                    float("nan")})
+    return out
+
+
+def modularity_rows(trained: Sequence[Trained], collapsed: bool = False,
+                    reference: bool = False) -> list[dict]:
+    """One row per (run, weight layer): k*, the gap at the true k, losses, dead neurons (and,
+    with `reference`, the same from the authors' spectrum).
 
     Metrics of a diverged run are not applicable (NaN / None): its frozen weights say
     nothing about what training makes.
     """
     rows = []
     for t in trained:
-        for r in _layer_measures(t, collapsed):
+        refs = reference_measures(t) if reference and not t.diverged else None
+        for i, r in enumerate(_layer_measures(t, collapsed)):
             row = {**t.labels, **r, "test_loss": t.test_loss, "diverged": t.diverged,
-                   "diverged_at": t.diverged_at, "run_id": t.result.key}
+                   "diverged_at": t.diverged_at, "run_id": t.result.key,
+                   **(refs[i] if refs else {})}
             if t.diverged:
                 row.update(k_star=None, gap_at_true_k=float("nan"), dead_neurons=None,
                            dropped_neurons=None, eigvals=[])

@@ -26,6 +26,9 @@ class MLPFigureConfig(ExperimentConfig):
     n_test: int = Field(1000, ge=1)
     eval_every: int = Field(500, ge=1)
     collapsed: bool = Field(False, description="use the code's collapsed deeper-layer spectrum")
+    reference_spectrum: bool = Field(True, description="also report k* and g from the authors' "
+                                     "spectrum (eigh on the non-symmetric L_rw; wrong, for "
+                                     "comparison only)")
 
 
 def base_run(cfg: MLPFigureConfig, task: str = "modular", **task_params) -> RunConfig:
@@ -56,13 +59,15 @@ def plan_settings(cfg: MLPFigureConfig, bases: dict[str, RunConfig],
 
 def analyze_settings(cfg: MLPFigureConfig, trained: Sequence[Trained], ctx: Context) -> list[dict]:
     """Measure every layer and draw the standard figures."""
-    rows = modularity_rows(trained, collapsed=cfg.collapsed)
+    rows = modularity_rows(trained, collapsed=cfg.collapsed, reference=cfg.reference_spectrum)
     plot_standard(trained, rows, ctx)
     return rows
 
 
 def plot_standard(trained: Sequence[Trained], rows: Sequence[dict], ctx: Context) -> None:
-    live = [t for t in trained if not t.diverged]
-    plot_reordered_weights(live, ctx.out / "weights_reordered.png")
-    plot_eigengaps([r for r in rows if not r["diverged"]], ctx.out / "eigengaps.png")
+    """Reordered |W|, eigengaps and loss curves; each figure leaves diverged runs out itself
+    and says how many it left out."""
+    true_k = next((t.n_modules for t in trained), None)
+    plot_reordered_weights(trained, ctx.out / "weights_reordered.png")
+    plot_eigengaps(rows, ctx.out / "eigengaps.png", true_k=true_k)
     plot_loss_curves(trained, ctx.out / "loss_curves.png")

@@ -13,8 +13,9 @@ from .modular import (
 )
 from .noise import ActivityNoise, MemberDropout, activity_noise, noise_amplitude
 from .rng import derive_seed, make_generators
+from .rnn import LeakyRNN
 
-__all__ = ["ARCHITECTURES", "DenseNet", "EnsemblePReLU", "ModularNet", "make_architecture",
+__all__ = ["LeakyRNN", "LinearAutoencoder", "MLPAutoencoder", "ARCHITECTURES", "DenseNet", "EnsemblePReLU", "ModularNet", "make_architecture",
            "parameter_count", "ACTIVATIONS", "ActivityNoise", "EnsembleLinear", "Forward", "MLP", "MemberDropout",
            "activity_noise", "derive_seed", "get_activation", "leaky_relu", "make_generators",
            "noise_amplitude"]
