@@ -260,3 +260,22 @@ for step in range(100):
     opt.zero_grad(); loss.backward(); opt.step()
 '''
     exec(compile(snippet, "README", "exec"), {})
+
+
+def test_bimt_wiring_cost_through_the_same_door():
+    import torch
+    from torch import nn
+
+    from modlab.regularizers import attach
+    from modlab.regularizers.bimt import distances, line_coords
+
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+    cost = attach(model, "bimt", layers=["0", "2"], strength=1e-2, A=2.0, l0=0.5)
+    model(torch.randn(3, 4))
+    expected = 0.0
+    for layer in (model[0], model[2]):
+        d = distances(line_coords(layer.out_features), line_coords(layer.in_features))
+        expected += (layer.weight.abs() * (2.0 * d.float() + 0.5)).sum()
+    torch.testing.assert_close(cost(), 1e-2 * expected)
+    cost().backward()
+    assert model[0].weight.grad is not None

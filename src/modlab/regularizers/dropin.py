@@ -298,11 +298,21 @@ register_regularizer("l1", _flat_weights(weight_l1), weights="own")
 register_regularizer("l2", _flat_weights(weight_l2), weights="own")
 register_regularizer("l12", lambda hidden, weights: l12(weights), weights="own")
 register_regularizer("l21", lambda hidden, weights: l21(weights), weights="own")
-# BIMT's wiring cost (regularizers/bimt.py) plugs in here, in one call, e.g.
-#   register_regularizer("bimt", lambda hidden, weights, dists, A=2.0, l0=1.0:
-#                        connection_cost(weights, dists, A, l0), weights="own",
-#                        options=("dists", "A", "l0"))
-# and is then used as attach(model, "bimt", layers=[...], strength=..., dists=[...]).
+
+
+def _wiring_cost(hidden, weights, dists=None, A=2.0, l0=1.0):
+    """BIMT's connection cost Σ|W|·(A·d + l₀) (spec 2) of the named layers' weights; without
+    `dists`, each layer's neurons sit on a line x = (i + ½)/n (the BIMT code's MLP layout)."""
+    from .bimt import connection_cost, distances, line_coords
+
+    weights = [w.reshape(w.shape[0], -1) for w in weights]
+    if dists is None:
+        dists = [distances(line_coords(w.shape[0]), line_coords(w.shape[1])).to(w)
+                 for w in weights]
+    return connection_cost(weights, dists, A, l0)
+
+
+register_regularizer("bimt", _wiring_cost, weights="own", options=("dists", "A", "l0"))
 
 
 class NoiseHandle:
