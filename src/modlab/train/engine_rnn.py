@@ -113,14 +113,12 @@ class RNNGradient:
         hs = self._buf("h", (m, tp + 1, b, n), x)
         hs[:, 0].zero_()
         cur = self._buf("cur", (m, b, n), x)
-        r = self._buf("r", (m, b, n), x)
-        gate = self._buf("gate", (m, tp, b, n), x, torch.bool)
+        relu = self._buf("relu", (m, tp, b, n), x)
         w_rec_t = model.w_rec.transpose(1, 2)
-        for s in range(tp):
+        for s in range(tp):                  # 3 kernels per step: the loop is the latency
             torch.baddbmm(pre[:, s], hs[:, s], w_rec_t, out=cur)
-            torch.gt(cur, 0, out=gate[:, s])
-            torch.clamp_min(cur, 0.0, out=r)
-            torch.mul(hs[:, s], keep, out=hs[:, s + 1]).add_(r, alpha=alpha)
+            torch.clamp_min(cur, 0.0, out=relu[:, s])
+            torch.lerp(hs[:, s], relu[:, s], alpha, out=hs[:, s + 1])   # (1−α)h + α·relu
         h_all = hs[:, 1:]
         # output, loss (summed chunk by chunk, in time order) and ∂/∂z
         z = self._buf("z", (m, tp, b, n_out), x)
@@ -135,21 +133,24 @@ class RNNGradient:
         dz.mul_(2.0 / (b * self.norm_steps * n_out))
         dh = torch.bmm(dz.view(m, rows, n_out), model.w_out,
                        out=self._buf("dh", (m, rows, n), x)).view(m, tp, b, n)
-        # backward through time: dh_s ← dH_s + carry; δ_s = α·dh_s ⊙ relu'(pre_s) in place
+        # α·relu'(pre) for every step at once, then backward through time:
+        # dh_s ← dH_s + carry, δ_s = α·relu'(pre_s)·dh_s, carry ← (1−α)·dh_s + δ_s·W_rec
+        agate = torch.gt(relu, 0, out=self._buf("gate", relu.shape, x, torch.bool))
+        agate = torch.mul(agate, alpha, out=self._buf("agate", relu.shape, x))
+        delta = self._buf("delta", (m, tp, b, n), x)
         carry = self._buf("carry", (m, b, n), x)
         carry.zero_()
         w_rec = model.w_rec
         for s in range(tp - 1, -1, -1):
             d = dh[:, s].add_(carry)
-            torch.mul(d, keep, out=carry)
-            d.mul_(gate[:, s]).mul_(alpha)
-            carry.baddbmm_(d, w_rec)
+            torch.mul(d, agate[:, s], out=delta[:, s])
+            torch.baddbmm(d, delta[:, s], w_rec, beta=keep, out=carry)
         # weight and bias gradients: fixed-size chunks (CHUNK·B rows), accumulated in time order
         g_w_in, g_w_rec, g_b, g_w_out, g_b_out = grads
         _chunk_products(g_w_out, dz, h_all, tp)
-        _chunk_products(g_w_rec, dh, hs[:, :tp], tp)
-        _chunk_products(g_w_in, dh, xs, tp)
-        _chunk_sums(dh, tp, out=g_b, keep_last=True)
+        _chunk_products(g_w_rec, delta, hs[:, :tp], tp)
+        _chunk_products(g_w_in, delta, xs, tp)
+        _chunk_sums(delta, tp, out=g_b, keep_last=True)
         _chunk_sums(dz, tp, out=g_b_out, keep_last=True)
         total = task.clone()
         for term in self.terms:
