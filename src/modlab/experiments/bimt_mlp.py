@@ -108,7 +108,8 @@ def analyze(cfg: BIMTMLPConfig, trained, ctx: Context) -> list[dict]:
 
 def plot_networks(trained, path) -> None:
     """The first seed of every (task, setting), drawn with neurons at their coordinates."""
-    from .drawing import draw_mlp
+    from .drawing import draw_mlp, sign_handles
+    from .plots import house_style, legend_outside
 
     chosen: dict = {}
     for t in trained:
@@ -117,43 +118,54 @@ def plot_networks(trained, path) -> None:
         return
     tasks = list(dict.fromkeys(k[0] for k in chosen))
     settings = list(dict.fromkeys(k[1] for k in chosen))
-    fig, axes = plt.subplots(len(tasks), len(settings), squeeze=False,
-                             figsize=(2.6 * len(settings), 2.9 * len(tasks)), layout="constrained")
-    for (task, setting), t in chosen.items():
-        ax = axes[tasks.index(task), settings.index(setting)]
-        weights = [w[0].numpy() for w in t.model.weights]
-        coords = [(np.arange(n) + 0.5) / n for n in t.model.widths]
-        draw_mlp(ax, weights, coords, min_frac=0.05,
-                 title=f"{task}: {setting}\ntest MSE {t.test_loss:.1e}")
-    for ax in axes.ravel():
-        if not ax.has_data():
-            ax.set_visible(False)
-    fig.suptitle("neurons at their BIMT coordinates; line width ∝ |w| (blue +, red −), "
-                 "lines < 5 % of the layer's max hidden", fontsize=8)
-    save(fig, path)
+    with house_style():
+        fig, axes = plt.subplots(len(tasks), len(settings), squeeze=False, sharey=True,
+                                 figsize=(2.0 * len(settings) + 1.0, 2.5 * len(tasks) + 0.4))
+        for (task, setting), t in chosen.items():
+            ax = axes[tasks.index(task), settings.index(setting)]
+            weights = [w[0].numpy() for w in t.model.weights]
+            coords = [(np.arange(n) + 0.5) / n for n in t.model.widths]
+            draw_mlp(ax, weights, coords, min_frac=0.05, legend=False,
+                     node_size=min(30.0, 240.0 / max(t.model.widths)),
+                     title=f"{task}: {setting} (seed {t.seed})\ntest MSE {t.test_loss:.1e}")
+        for ax in axes.ravel():
+            if not ax.has_data():
+                ax.set_visible(False)
+        for ax in axes[:-1].ravel():
+            ax.set_xlabel("")
+        handles = sign_handles()
+        legend_outside(fig, handles, [h.get_label() for h in handles],
+                       title="line width ∝ |w|\n(< 5 % of the layer's\nmax |w| hidden)")
+        fig.suptitle("neurons at their BIMT coordinates (first seed per setting)")
+        save(fig, path)
 
 
 def plot_tradeoff(rows, path) -> None:
     """Wiring length Σ|W|·d against test MSE, every seed, one colour per setting."""
+    from .plots import house_style, legend_outside
+
     live = [r for r in rows if "wiring_length" in r]
     if not live:
         return
     tasks = list(dict.fromkeys(r["task"] for r in live))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False,
-                             layout="constrained")
     settings = list(dict.fromkeys(r["setting"] for r in live))
-    for ax, task in zip(axes[0], tasks, strict=True):
-        for i, s in enumerate(settings):
-            pts = [r for r in live if r["task"] == task and r["setting"] == s]
-            ax.scatter([r["wiring_length"] for r in pts], [r["test_loss"] for r in pts],
-                       color=f"C{i}", s=18, label=s)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("wiring length Σ|W|·d")
-        ax.set_ylabel("test MSE")
-        ax.set_title(task, fontsize=9)
-    axes[0, -1].legend(fontsize=7, loc="best")
-    save(fig, path)
+    markers = "osD^vP*X"
+    with house_style():
+        fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks) + 1.2, 3.1),
+                                 squeeze=False)
+        for ax, task in zip(axes[0], tasks, strict=True):
+            for i, s in enumerate(settings):
+                pts = [r for r in live if r["task"] == task and r["setting"] == s]
+                ax.scatter([r["wiring_length"] for r in pts], [r["test_loss"] for r in pts],
+                           color=f"C{i}", marker=markers[i % len(markers)], s=20, label=s)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("wiring length Σ|W|·d (log scale)")
+            ax.set_ylabel("test MSE (log scale)")
+            gone = sum(1 for r in rows if r["task"] == task and "wiring_length" not in r)
+            ax.set_title(task + (f" ({gone} diverged run(s) not shown)" if gone else ""))
+        legend_outside(fig, title="setting (one\nmarker per seed)")
+        save(fig, path)
 
 
 register(Experiment(

@@ -30,13 +30,14 @@ def _weight_lines(segments: np.ndarray, w: np.ndarray, min_frac: float, max_widt
 def draw_mlp(ax, weights: Sequence[ArrayLike], coords_per_layer: Sequence[ArrayLike], *,
              layer_gap: float = 1.0, min_frac: float = 0.0, max_width: float = 3.0,
              alpha: float = 0.8, node_size: float = 30.0, layer_names: Sequence[str] | None = None,
-             title: str | None = None):
+             title: str | None = None, legend: bool = True):
     """Layered net with neuron i of layer l at (x_i, l·layer_gap), input layer at the bottom.
 
     `weights[l]` is (post, pre) from layer l to l + 1 (one member); `coords_per_layer[l]` is
     (n_l,) or (n_l, 1) in-layer x-coordinates. Each weight is a line of width ∝ |w| / max|w|
     (max over its own layer, as in the BIMT code's plots), blue positive, red negative; lines
-    below `min_frac` of the layer's max are hidden. Returns `ax`.
+    below `min_frac` of the layer's max are hidden. `legend=False` leaves the sign legend to
+    the caller (one for a grid of drawings: `sign_handles()`). Returns `ax`.
     """
     xs = [_line_x(c, f"coords_per_layer[{k}]") for k, c in enumerate(coords_per_layer)]
     if len(weights) != len(xs) - 1:
@@ -57,9 +58,11 @@ def draw_mlp(ax, weights: Sequence[ArrayLike], coords_per_layer: Sequence[ArrayL
     names = layer_names or ["input", *[f"hidden {k}" for k in range(1, len(xs) - 1)], "output"]
     ax.set_yticks(np.arange(len(xs)) * layer_gap, names[:len(xs)])
     ax.set_xlabel("in-layer position x")
+    ax.set_xticks([0, 0.5, 1])
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-0.3 * layer_gap, (len(xs) - 0.7) * layer_gap)
-    _sign_legend(ax)
+    if legend:
+        _sign_legend(ax)
     if title:
         ax.set_title(title)
     return ax
@@ -100,12 +103,15 @@ def draw_rnn_grid(ax, coords: ArrayLike, labels: Sequence[int], w_rec: ArrayLike
         ax.scatter(xy[dead, 0], xy[dead, 1], s=node_size, facecolors="none",
                    edgecolors="grey", zorder=2, label=f"inactive ({dead.sum()})")
     ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel("grid position x")
+    ax.set_ylabel("grid position y")
+    ax.set_xticks([0, 0.5, 1])
+    ax.set_yticks([0, 0.5, 1])
     handles, names = ax.get_legend_handles_labels()
-    sign = _sign_handles()
+    sign = sign_handles()
     ax.legend(handles + sign, names + [h.get_label() for h in sign], loc="upper left",
-              bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+              bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
+              title="cluster (units)", title_fontsize=7)
     ax.set_title(title or f"recurrent units by functional cluster, {len(chosen)} strongest "
                           f"weights")
     return ax
@@ -121,7 +127,8 @@ def _line_x(c: ArrayLike, name: str) -> np.ndarray:
     return c
 
 
-def _sign_handles():
+def sign_handles():
+    """Legend handles for the weight colours: blue w > 0, red w < 0."""
     from matplotlib.lines import Line2D
 
     return [Line2D([], [], color=POSITIVE, lw=2, label="w > 0"),
@@ -129,5 +136,5 @@ def _sign_handles():
 
 
 def _sign_legend(ax) -> None:
-    ax.legend(handles=_sign_handles(), loc="upper left", bbox_to_anchor=(1.02, 1.0),
+    ax.legend(handles=sign_handles(), loc="upper left", bbox_to_anchor=(1.02, 1.0),
               fontsize=8, frameon=False)

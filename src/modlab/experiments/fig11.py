@@ -123,23 +123,41 @@ def trimmed_table(rows: list[dict]) -> str:
 
 def plot_ood_vs_r(rows: list[dict], path) -> None:
     """Fig. 11c: trimmed-mean OOD loss against r (lines), every seed (dots); ridge seeds ringed."""
+    from matplotlib.lines import Line2D
+
+    from .plots import house_style
+
     ood = by_arch_r(rows, "ood_loss")
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for k, arch in enumerate(dict.fromkeys(a for a, _ in ood)):
-        rs = sorted(r for a, r in ood if a == arch)
-        ax.plot(rs, [trimmed_mean(ood[(arch, r)]) for r in rs], color=f"C{k}", marker="o",
-                label=arch)
-        for r in rs:
-            ax.scatter([r] * len(ood[(arch, r)]), ood[(arch, r)], color=f"C{k}", s=6, alpha=0.4)
-    ridge = [row for row in rows if row.get("ridge")]
-    if ridge:
-        ax.scatter([row["r"] for row in ridge], [row["ood_loss"] for row in ridge], s=40,
-                   facecolors="none", edgecolors="k", label="ridge solution")
-    ax.set_yscale("log")
-    ax.set_xlabel("r (ID fraction of the fan)")
-    ax.set_ylabel("OOD MSE")
-    ax.legend(fontsize=7)
-    save(fig, path)
+    with house_style():
+        fig, ax = plt.subplots(figsize=(5.2, 3.3))
+        handles, names = [], []
+        archs = list(dict.fromkeys(a for a, _ in ood))
+        for k, arch in enumerate(archs):
+            rs = sorted(r for a, r in ood if a == arch)
+            dx = 0.006 * (k - (len(archs) - 1) / 2)      # side by side: dots do not stack
+            ax.plot(np.asarray(rs) + dx, [trimmed_mean(ood[(arch, r)]) for r in rs],
+                    color=f"C{k}", marker="o", ms=4)
+            for r in rs:
+                ax.scatter(np.full(len(ood[(arch, r)]), r + dx), ood[(arch, r)], color=f"C{k}",
+                           s=7, alpha=0.45, lw=0)
+            handles.append(Line2D([], [], color=f"C{k}", marker="o", ms=4))
+            names.append(arch)
+        handles.append(Line2D([], [], ls="", marker="o", ms=3, color="0.5", alpha=0.6))
+        names.append("one seed")
+        ridge = [row for row in rows if row.get("ridge")]
+        if ridge:
+            ax.scatter([row["r"] for row in ridge], [row["ood_loss"] for row in ridge], s=40,
+                       facecolors="none", edgecolors="k")
+            handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="none", mec="k"))
+            names.append("ridge solution (modular)")
+        rs_all = sorted({r for _, r in ood})
+        ax.set_xticks(rs_all, [f"{r:g}" for r in rs_all])
+        ax.set_yscale("log")
+        ax.set_xlabel("fan opening r (fraction of the domain that is ID)")
+        ax.set_ylabel("OOD MSE (log scale)")
+        ax.legend(handles, names, title="lines: 25–75 % trimmed mean", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
+        save(fig, path)
 
 
 register(Experiment(

@@ -38,23 +38,42 @@ def analyze(cfg: Fig2Config, trained, ctx: Context) -> list[dict]:
         r["sigma"] = sigma_of[r["setting"]]
     plot_tradeoff(rows, ctx)
     shown = [setting_name(s) for s in cfg.spectra_at if setting_name(s) in sigma_of]
-    plot_spectra([r for r in rows if not r["diverged"]], ctx.out / "spectra.png",
-                 settings=shown or None)
+    plot_spectra(rows, ctx.out / "spectra.png", settings=shown or None)
     return rows
 
 
 def plot_tradeoff(rows: list[dict], ctx: Context) -> None:
-    """Fig. 2a: noise-free test loss (left) and layer-0 g_n (right) against σ."""
+    """Fig. 2a: noise-free test loss (left axis) and layer-0 g_n (right axis) against σ, mean ±
+    sd over seeds; diverged runs are left out and counted in the title."""
+    from matplotlib.lines import Line2D
+
+    from .plots import excluded, house_style, legend_outside, log_axis
+
     first = [r for r in rows if r["layer"] == 0]
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    errorbar_by(ax, first, "sigma", "test_loss", hue="layer", color="C3")
-    ax.set_yscale("log")
-    ax.set_xlabel("noise strength σ")
-    ax.set_ylabel("noise-free test MSE", color="C3")
-    twin = ax.twinx()
-    errorbar_by(twin, first, "sigma", "gap_at_true_k", hue="layer", color="C0")
-    twin.set_ylabel("layer-0 eigengap $g_n$", color="C0")
-    save(fig, ctx.out / "tradeoff.png")
+    live = [r for r in first if not r.get("diverged")]
+    with house_style():
+        fig, ax = plt.subplots(figsize=(4.8, 3.2))
+        errorbar_by(ax, live, "sigma", "test_loss", hue="layer", color="C3")
+        ax.set_yscale("log")
+        sigmas = sorted({r["sigma"] for r in first})
+        ax.set_xticks(sigmas, [f"{s:g}" for s in sigmas])
+        ax.set_xlabel("training-noise strength σ")
+        ax.set_ylabel("noise-free test MSE (log scale)", color="C3")
+        ax.tick_params(axis="y", colors="C3", which="both")
+        twin = ax.twinx()
+        twin.spines["right"].set_visible(True)
+        errorbar_by(twin, live, "sigma", "gap_at_true_k", hue="layer", color="C0", ls="--")
+        twin.set_ylabel("layer-0 eigengap $g_n$", color="C0")
+        twin.tick_params(axis="y", colors="C0")
+        log_axis(ax.yaxis)
+        legend_outside(fig, [Line2D([], [], color="C3", marker="o", ms=3),
+                             Line2D([], [], color="C0", ls="--", marker="o", ms=3)],
+                       ["test MSE (left axis)", "$g_n$ (right axis)"], where="bottom",
+                       title="mean ± sd over seeds")
+        gone = excluded(len(first) - len(live), len(first))
+        if gone:
+            ax.set_title(gone)
+        save(fig, ctx.out / "tradeoff.png")
 
 
 register(Experiment(

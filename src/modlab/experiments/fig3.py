@@ -46,7 +46,7 @@ def plan(cfg: Fig3Config) -> list[Run]:
 
 def analyze(cfg: Fig3Config, trained, ctx: Context) -> list[dict]:
     rows = analyze_settings(cfg, trained, ctx)
-    plot_spectra([r for r in rows if not r["diverged"]], ctx.out / "spectra.png", layers=[0])
+    plot_spectra(rows, ctx.out / "spectra.png", layers=[0])
     return rows
 
 

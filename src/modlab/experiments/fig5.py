@@ -35,9 +35,8 @@ def analyze(cfg: Fig5Config, trained, ctx: Context) -> list[dict]:
         # g_{n−1}: early mixing merges two factors in layer 0, leaving n − 1 modules there.
         r["gap_at_n_minus_1"] = float(gap_at(r["eigvals"], cfg.n - 1)) if r["eigvals"] \
             else float("nan")
-    plot_reordered_weights([t for t in trained if not t.diverged],
-                           ctx.out / "weights_reordered_kstar.png", k_star=True)
-    plot_spectra([r for r in rows if not r["diverged"]], ctx.out / "spectra.png")
+    plot_reordered_weights(trained, ctx.out / "weights_reordered_kstar.png", k_star=True)
+    plot_spectra(rows, ctx.out / "spectra.png")
     return rows
 
 

@@ -25,8 +25,9 @@ class Fig6Config(MLPFigureConfig):
                                                   min_length=1)
     width_per_n: int = Field(8, ge=1, description="hidden width = width_per_n · n")
     sizes: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [2 ** k for k in range(2, 16)], min_length=4,
-        description="training-set sizes N (log-spaced; >= 4 for the sigmoid fit)")
+        default_factory=lambda: [2 ** k for k in range(0, 16)], min_length=4,
+        description="training-set sizes N (log-spaced; >= 4 for the sigmoid fit). From N = 1:"
+                    " n = 2's transition (N* ≈ 9) needs its lower plateau (N = 1, 2) sampled")
     lam: float = Field(1e-3, ge=0, description="λ of the WA regulariser")
 
 
@@ -53,11 +54,14 @@ def analyze(cfg: Fig6Config, trained, ctx: Context) -> list[dict]:
     return rows + fits
 
 
-def determined(fit, sizes: list[int], max_log_se: float = float(np.log(10))) -> bool:
-    """A usable N*: the fit converged, N* lies inside the sampled sizes (not extrapolated) and
-    is known to within a factor 10 (se of log N* < ln 10). The exponential fit weights the
-    usable N* by their errors, so this only screens out fits that carry no information."""
-    return bool(fit.converged and np.log(min(sizes)) <= fit["log_nstar"] <= np.log(max(sizes))
+def determined(fit, sizes: list[int], max_log_se: float = float(np.log(2))) -> bool:
+    """An identifiable N*: the fit converged, N* lies between the second-smallest and the
+    second-largest sampled size (at least two sizes on each side pin the two plateaus, so N*
+    is interpolated, not extrapolated from one edge point), and it is known to within a
+    factor 2 (se of log N* < ln 2). Only such N* are reported as measured and enter the
+    exponential fit."""
+    grid = np.log(np.unique(sizes))
+    return bool(fit.converged and grid[1] <= fit["log_nstar"] <= grid[-2]
                 and fit.stderr["log_nstar"] < max_log_se)
 
 
@@ -89,36 +93,62 @@ def fit_rows(rows: list[dict], ns: list[int]) -> list[dict]:
 
 def plot_gap_vs_size(rows: list[dict], fits: list[dict], ctx: Context) -> None:
     """Fig. 6b: layer-0 g_n against N per n with the sigmoid fits; 6c: N* against n (log)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    errorbar_by(left, rows, "n_train", "gap_at_true_k", hue="modules")
-    grid = np.geomspace(min(r["n_train"] for r in rows), max(r["n_train"] for r in rows), 200)
-    sig = [f for f in fits if f["setting"].startswith("sigmoid") and f["converged"]]
-    for i, f in enumerate(sig):
-        left.plot(grid, sigmoid_log(grid, f["g0"], f["amp"], f["rate"], f["log_nstar"]),
-                  ls="--", lw=1, color=f"C{i}")
-    left.set_xscale("log")
-    left.set_xlabel("training-set size N")
-    left.set_ylabel("layer-0 eigengap $g_n$")
-    left.legend(title="n", fontsize=7)
-    for det, style in ((True, "o"), (False, "x")):
-        pts = [f for f in sig if f["determined"] == det]
-        if pts:
-            right.errorbar([f["modules"] for f in pts], [f["nstar"] for f in pts],
-                           yerr=[min(f["nstar_se"], f["nstar"] * 10) for f in pts], marker=style,
-                           capsize=3, ls="none", color="k",
-                           label=None if det else "not determined")
-    exp = [f for f in fits if f["setting"] == "exponential fit"]
-    if exp:
-        ns = np.linspace(min(exp[0]["fitted_ns"]), max(exp[0]["fitted_ns"]), 50)
-        e = exp[0]
-        right.plot(ns, np.exp(exponential(ns, e["exp_log_c"], e["exp_rate"])), "k--", lw=1,
-                   label=f"N* ∝ exp({e['exp_rate']:.2f}·n)")
-    if right.get_legend_handles_labels()[0]:
-        right.legend(fontsize=7)
-    right.set_yscale("log")
-    right.set_xlabel("number of modules n")
-    right.set_ylabel("transition size N*")
-    save(fig, ctx.out / "sample_complexity.png")
+    from matplotlib.lines import Line2D
+
+    from .plots import count_axis, excluded, house_style, legend_outside
+
+    with house_style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+        ns = sorted({r["modules"] for r in rows})
+        colour = {n: f"C{i % 10}" for i, n in enumerate(ns)}
+        for n in ns:
+            errorbar_by(left, [r for r in rows if r["modules"] == n], "n_train", "gap_at_true_k",
+                        hue="modules", color=colour[n])
+        grid = np.geomspace(min(r["n_train"] for r in rows), max(r["n_train"] for r in rows), 200)
+        sig = [f for f in fits if f["setting"].startswith("sigmoid") and f["converged"]]
+        for f in sig:
+            left.plot(grid, sigmoid_log(grid, f["g0"], f["amp"], f["rate"], f["log_nstar"]),
+                      ls="--", lw=1, color=colour.get(f["modules"], "k"))
+        left.set_xscale("log", base=2)
+        sizes = sorted({r["n_train"] for r in rows})
+        shown = sizes[::max(1, -(-len(sizes) // 6))]
+        left.set_xticks(shown, [str(s) for s in shown])
+        left.minorticks_off()
+        left.set_xlabel("training-set size N (log scale)")
+        left.set_ylabel("layer-0 eigengap $g_n$")
+        handles = [Line2D([], [], color=colour[n], marker="o", ms=3) for n in ns]
+        handles.append(Line2D([], [], color="0.3", ls="--", lw=1))
+        names = [f"n = {n} (mean ± sd over seeds)" for n in ns] + ["sigmoid fit in log N"]
+        for det, style in ((True, "o"), (False, "x")):
+            pts = [f for f in sig if f["determined"] == det]
+            if pts:
+                # ±1 se of log N*, drawn multiplicatively (it stays positive on the log axis).
+                s = np.array([f["log_nstar_se"] for f in pts], dtype=float)
+                s = np.minimum(np.nan_to_num(s, nan=np.inf), np.log(100))   # cap: ×100
+                nstar = np.array([f["nstar"] for f in pts])
+                right.errorbar([f["modules"] for f in pts], nstar,
+                               yerr=[nstar * (1 - np.exp(-s)), nstar * (np.exp(s) - 1)],
+                               marker=style, capsize=3, ls="none", color="k",
+                               label="N*, ±1 se of log N* (capped at ×100)" if det
+                               else "not determined (outside the sizes or se > ×10)")
+        exp = [f for f in fits if f["setting"] == "exponential fit"]
+        if exp:
+            e = exp[0]
+            xs = np.linspace(min(e["fitted_ns"]), max(e["fitted_ns"]), 50)
+            right.plot(xs, np.exp(exponential(xs, e["exp_log_c"], e["exp_rate"])), "k--", lw=1,
+                       label=f"fit N* ∝ exp({e['exp_rate']:.2f}·n)")
+        more, labels = right.get_legend_handles_labels()
+        legend_outside(fig, handles + more, names + labels, where="bottom", ncols=3)
+        right.set_yscale("log")
+        right.set_xlabel("number of modules n")
+        count_axis(right.xaxis)
+        right.set_xlim(min(ns) - 0.5, max(ns) + 0.5)
+        right.set_ylabel("transition size N* (log scale)")
+        runs = {(r["modules"], r["n_train"], r["seed"]): bool(r.get("diverged")) for r in rows}
+        gone = excluded(sum(runs.values()), len(runs))
+        if gone:
+            fig.suptitle(gone)
+        save(fig, ctx.out / "sample_complexity.png")
 
 
 register(Experiment(
@@ -128,7 +158,7 @@ register(Experiment(
     plan=plan,
     analyze=analyze,
     presets={
-        "quick": {"ns": [2, 3, 4], "sizes": [2 ** k for k in range(2, 12)], "seeds": 5,
+        "quick": {"ns": [2, 3, 4], "sizes": [2 ** k for k in range(0, 12)], "seeds": 5,
                   "steps": 5_000, "eval_every": 1000, "workers": 2},
         "paper": {"seeds": 5, "steps": 50_000, "workers": 2},
     },

@@ -109,54 +109,85 @@ def analyze(cfg: Fig9Config, trained, ctx: Context) -> list[dict]:
 
 
 def plot_deviation(rows: list[dict], key: str, label: str, path) -> None:
-    """Figs. 9e / 12 (deviation) and 13 (fraction): a metric against m, one line per FC depth."""
+    """Figs. 9e / 12 (deviation) and 13 (fraction): a metric against m, one line per FC depth.
+    Networks that did not fit the task are left out (counted in the title)."""
+    from matplotlib.lines import Line2D
+
+    from .plots import house_style
+
     by: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         if row["fitted"]:
             by[row["fc_depth"]][row["m"]].append(float(row[key]))
-    fig, ax = plt.subplots(figsize=(4.2, 3))
-    for depth, per_m in sorted(by.items()):
-        ms = sorted(per_m)
-        vals = [np.asarray(per_m[m]) for m in ms]
-        err = [v.std() / np.sqrt(len(v)) for v in vals] if key == "fc_nonlinear" \
-            else [v.std() for v in vals]
-        ax.errorbar(ms, [v.mean() for v in vals], yerr=err, marker="o", capsize=2,
-                    label=f"FC depth {depth}")
-        if key != "fc_nonlinear":
-            for m, v in zip(ms, vals, strict=True):
-                ax.scatter([m] * len(v), v, s=5, alpha=0.3, color="grey")
-    ax.set_xticks(sorted({m for per_m in by.values() for m in per_m}))
-    ax.set_xlabel("module depth m")
-    ax.set_ylabel(label, fontsize=8)
-    if by:                                   # empty when no network fitted the task
-        ax.legend(fontsize=7)
-    save(fig, path)
+    fraction = key == "fc_nonlinear"
+    with house_style():
+        fig, ax = plt.subplots(figsize=(4.6, 3.1))
+        depths = sorted(by)
+        for i, depth in enumerate(depths):
+            per_m = by[depth]
+            ms = sorted(per_m)
+            vals = [np.asarray(per_m[m]) for m in ms]
+            err = [v.std() / np.sqrt(len(v)) for v in vals] if fraction else [v.std() for v in vals]
+            # Side by side, so the depths' bars and dots do not hide each other.
+            dx = 0.08 * (i - (len(depths) - 1) / 2)
+            ax.errorbar(np.asarray(ms) + dx, [v.mean() for v in vals], yerr=err, marker="o",
+                        ms=4, capsize=2, color=f"C{i}", label=f"FC depth {depth}")
+            if not fraction:
+                for m, v in zip(ms, vals, strict=True):
+                    ax.scatter(np.full(len(v), m + dx), v, s=6, alpha=0.35, color=f"C{i}", lw=0)
+        ms_all = sorted({m for per_m in by.values() for m in per_m} | {r["m"] for r in rows})
+        ax.set_xticks(ms_all)
+        ax.set_xlabel("module depth m (layers)")
+        ax.set_ylabel(label)
+        if fraction:
+            ax.set_ylim(-0.05, 1.05)
+        if by:                                   # empty when no network fitted the task
+            handles, names = ax.get_legend_handles_labels()
+            what = "mean ± se (binomial)" if fraction else "mean ± sd; dots: single networks"
+            if not fraction:
+                handles.append(Line2D([], [], ls="", marker="o", ms=3, color="0.5", alpha=0.5))
+                names.append("one network")
+            ax.legend(handles, names, title=what, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        unfit = sum(1 for r in rows if not r["fitted"])
+        if unfit:
+            ax.set_title(f"{unfit} of {len(rows)} networks did not fit the task (not shown)")
+        save(fig, path)
 
 
 def plot_examples(cfg: Fig9Config, runs: dict[int, ArchRun], data, path) -> None:
     """Fig. 9c: module output (first seed) against its target f_i, with the best linear fit."""
+    from matplotlib.lines import Line2D
+
+    from .plots import house_style, legend_outside
+
     g = grid(cfg)
     target = module_targets(data, g)                                   # (G, n)
     ms = sorted(runs)
-    fig, axes = plt.subplots(len(ms), cfg.n, figsize=(2.2 * cfg.n, 2 * len(ms)), squeeze=False,
-                             layout="constrained")
-    for row, m in enumerate(ms):
-        out = module_readout(runs[m].model, g)[0]                       # (G, n)
-        for i in range(cfg.n):
-            a, b, _ = affine_fit(out[:, i], target[:, i])
-            ax = axes[row, i]
-            ax.plot(target[:, i], out[:, i], color="C3", lw=1.2)
-            # The fit maps output → target; draw it as the line output = (target − b) / a.
-            if abs(a) > 1e-12:
-                ax.plot(target[:, i], (target[:, i] - b) / a, color="C3", ls="--", lw=0.8)
-            dev = deviation_from_linear(out[:, i], target[:, i])
-            ax.set_title(f"m={m}, module {i + 1}: dev {dev:.3f}", fontsize=7)
-            ax.tick_params(labelsize=6)
-    for ax in axes[-1]:
-        ax.set_xlabel("target $f_i(x_i)$", fontsize=7)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("module output", fontsize=7)
-    save(fig, path)
+    with house_style():
+        fig, axes = plt.subplots(len(ms), cfg.n, squeeze=False,
+                                 figsize=(2.0 * cfg.n + 1.4, 1.8 * len(ms) + 0.4))
+        for row, m in enumerate(ms):
+            out = module_readout(runs[m].model, g)[0]                       # (G, n)
+            for i in range(cfg.n):
+                a, b, _ = affine_fit(out[:, i], target[:, i])
+                ax = axes[row, i]
+                ax.plot(target[:, i], out[:, i], color="C3", lw=1.2)
+                # The fit maps output → target; draw it as the line output = (target − b) / a.
+                if abs(a) > 1e-12:
+                    ax.plot(target[:, i], (target[:, i] - b) / a, color="k", ls="--", lw=0.8)
+                dev = deviation_from_linear(out[:, i], target[:, i])
+                ax.set_title(f"m = {m}, module {i + 1}: dev {dev:.3f}", fontsize=7)
+                ax.tick_params(labelsize=6)
+        for i, ax in enumerate(axes[-1]):
+            ax.set_xlabel(f"target $f_{i + 1}(x_{i + 1})$")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("module output")
+        legend_outside(fig, [Line2D([], [], color="C3", lw=1.2),
+                             Line2D([], [], color="k", ls="--", lw=0.8)],
+                       [f"output (seed {runs[ms[0]].seeds[0]})", "best affine fit"])
+        fig.suptitle(f"module output against its target $f_i$, FC head depth "
+                     f"{cfg.fc_depths[-1]}")
+        save(fig, path)
 
 
 COMMON = dict(

@@ -160,82 +160,117 @@ def plot_grids(cfg, trained, rows, path) -> None:
     """First seed per setting: the grid coloured by functional cluster, strongest W_rec."""
     from ..regularizers.bimt import grid_coords
     from .drawing import draw_rnn_grid
+    from .plots import house_style
 
     chosen = {}
     for t, r in zip(trained, [r for r in rows if not r["diverged"]], strict=False):
         chosen.setdefault(r["setting"], (t, r))
     if not chosen:
         return
-    fig, axes = plt.subplots(1, len(chosen), figsize=(3.6 * len(chosen), 3.8), squeeze=False,
-                             layout="constrained")
-    for ax, (name, (t, r)) in zip(axes[0], chosen.items(), strict=True):
-        draw_rnn_grid(ax, grid_coords(cfg.hidden).numpy(), np.asarray(r["labels"]),
-                      t.model.w_rec[0].detach().numpy(), top=min(200, cfg.hidden))
-        ax.set_title(f"{name} (seed {r['seed']}): {r['clusters']} clusters,\n"
-                     f"locality z {r.get('locality_z', float('nan')):.1f}, "
-                     f"Q {r.get('q', float('nan')):.2f}", fontsize=8)
-    save(fig, path)
+    with house_style():
+        fig, axes = plt.subplots(1, len(chosen), figsize=(3.7 * len(chosen), 3.6), squeeze=False)
+        for ax, (name, (t, r)) in zip(axes[0], chosen.items(), strict=True):
+            draw_rnn_grid(ax, grid_coords(cfg.hidden).numpy(), np.asarray(r["labels"]),
+                          t.model.w_rec[0].detach().numpy(), top=min(200, cfg.hidden),
+                          node_size=min(40.0, 2400.0 / cfg.hidden))
+            ax.set_title(f"{name} (seed {r['seed']}): {r['clusters']} clusters,\n"
+                         f"locality z {r.get('locality_z', float('nan')):.1f}, "
+                         f"Q {r.get('q', float('nan')):.2f}")
+        fig.suptitle(f"units on the grid, coloured by functional cluster; the "
+                     f"{min(200, cfg.hidden)} strongest recurrent weights (width ∝ |w|)")
+        save(fig, path)
 
 
 def plot_task_variance(rows, rules, path) -> None:
     """Normalised task variance (units × tasks), units sorted by functional cluster."""
+    from .plots import colorbar, count_axis, house_style
+
     live = [r for r in rows if "task_variance" in r]
     chosen = {}
     for r in live:
         chosen.setdefault(r["setting"], r)
     if not chosen:
         return
-    fig, axes = plt.subplots(1, len(chosen), figsize=(3.4 * len(chosen), 4.0), squeeze=False,
-                             layout="constrained")
-    for ax, (name, r) in zip(axes[0], chosen.items(), strict=True):
-        tv, labels = np.asarray(r["task_variance"]), np.asarray(r["labels"])
-        keep = labels >= 0
-        order = np.argsort(labels[keep], kind="stable")
-        norm = tv[keep] / np.maximum(tv[keep].max(1, keepdims=True), 1e-12)
-        im = ax.imshow(norm[order], aspect="auto", cmap="magma", interpolation="nearest",
-                       vmin=0, vmax=1)
-        ax.set_xticks(range(len(rules)), rules, rotation=90, fontsize=6)
-        ax.set_xlabel("task")
-        ax.set_ylabel("active unit (sorted by cluster)")
-        ax.set_title(f"{name}: {r['clusters']} clusters", fontsize=8)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="normalised task variance")
-    save(fig, path)
+    with house_style():
+        fig, axes = plt.subplots(1, len(chosen), figsize=(2.4 * len(chosen) + 1.2, 3.8),
+                                 squeeze=False)
+        for ax, (name, r) in zip(axes[0], chosen.items(), strict=True):
+            tv, labels = np.asarray(r["task_variance"]), np.asarray(r["labels"])
+            keep = labels >= 0
+            order = np.argsort(labels[keep], kind="stable")
+            norm = tv[keep] / np.maximum(tv[keep].max(1, keepdims=True), 1e-12)
+            im = ax.imshow(norm[order], aspect="auto", cmap="magma", interpolation="nearest",
+                           vmin=0, vmax=1)
+            sorted_labels = labels[keep][order]
+            for b in np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 0.5:
+                ax.axhline(b, color="C2", lw=0.8)
+            ax.set_xticks(range(len(rules)), rules, rotation=90 if len(rules) > 6 else 0,
+                          fontsize=6 if len(rules) > 6 else 7)
+            count_axis(ax.yaxis)
+            ax.set_xlabel("task")
+            ax.set_ylabel("active unit (sorted by cluster)")
+            ax.set_title(f"{name} (seed {r['seed']}): {r['clusters']} clusters")
+        colorbar(fig, im, axes.ravel().tolist(),
+                 "task variance / unit's max (green: cluster borders)")
+        save(fig, path)
 
 
 def plot_pareto(rows, path) -> None:
-    """Error (1 − mean accuracy) against sparsity (fraction of |W_rec| above the threshold),
-    every run; L1 and BIMT trace their λ grids."""
+    """Error (1 − mean accuracy) against the fraction of |W_rec| above the pruning threshold,
+    every run (dots); where a setting has several λ, a line joins the per-λ means."""
+    from .plots import house_style
+
     live = [r for r in rows if r.get("sparsity") is not None and r.get("mean_accuracy") is not None]
     if not live:
         return
-    fig, ax = plt.subplots(figsize=(4.6, 3.4), layout="constrained")
-    for i, name in enumerate(dict.fromkeys(r["setting"] for r in live)):
-        pts = sorted((r for r in live if r["setting"] == name), key=lambda r: r["sparsity"])
-        ax.plot([r["sparsity"] for r in pts], [1 - r["mean_accuracy"] for r in pts], marker="o",
-                ms=4, lw=0.8, color=f"C{i}", label=name)
-    ax.set_xlabel("fraction of recurrent weights kept (|w| ≥ 1 % of max)")
-    ax.set_ylabel("error (1 − mean task accuracy)")
-    ax.legend(fontsize=7, loc="best")
-    save(fig, path)
+    with house_style():
+        fig, ax = plt.subplots(figsize=(5.4, 3.3))
+        markers = "osD^vP*X"
+        for i, name in enumerate(dict.fromkeys(r["setting"] for r in live)):
+            pts = [r for r in live if r["setting"] == name]
+            ax.scatter([r["sparsity"] for r in pts], [1 - r["mean_accuracy"] for r in pts],
+                       marker=markers[i % len(markers)], s=24, facecolors="none",
+                       edgecolors=f"C{i}", lw=1, label=name)
+            lams = sorted({r["lam"] for r in pts})
+            if len(lams) > 1:
+                means = [[np.mean([f(r) for r in pts if r["lam"] == lam])
+                          for lam in lams] for f in (lambda r: r["sparsity"],
+                                                     lambda r: 1 - r["mean_accuracy"])]
+                ax.plot(*means, lw=0.8, color=f"C{i}")
+        ax.set_xlabel("fraction of recurrent weights with |w| > prune · max|w|")
+        ax.set_ylabel("error (1 − mean task accuracy)")
+        ax.legend(title="setting (one\nmarker per run)", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
+        gone = sum(1 for r in rows if r.get("diverged"))
+        if gone:
+            ax.set_title(f"{gone} of {len(rows)} runs diverged (not shown)")
+        save(fig, path)
 
 
 def plot_accuracy(rows, rules, path) -> None:
-    """Per-task accuracy, mean over seeds, one bar group per setting."""
+    """Per-task accuracy, mean ± sd over seeds, one bar group per setting."""
+    from .plots import house_style
+
     settings = list(dict.fromkeys(r["setting"] for r in rows))
     if not settings:
         return
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rules) * len(settings) / 2), 3.2),
-                           layout="constrained")
-    width = 0.8 / len(settings)
-    for i, name in enumerate(settings):
-        mine = [r for r in rows if r["setting"] == name]
-        means = [np.mean([r.get(f"acc_{rule}", np.nan) for r in mine]) for rule in rules]
-        ax.bar(np.arange(len(rules)) + i * width, means, width, label=name, color=f"C{i}")
-    ax.set_xticks(np.arange(len(rules)) + 0.4 - width / 2, rules, rotation=90, fontsize=7)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("test accuracy (mean over seeds)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    save(fig, path)
+    with house_style():
+        fig, ax = plt.subplots(figsize=(max(4.5, 0.3 * len(rules) * len(settings) + 1.5), 3.0))
+        width = 0.8 / len(settings)
+        for i, name in enumerate(settings):
+            mine = [r for r in rows if r["setting"] == name]
+            accs = [[r.get(f"acc_{rule}", np.nan) for r in mine] for rule in rules]
+            ax.bar(np.arange(len(rules)) + i * width, [np.nanmean(a) for a in accs], width,
+                   yerr=[np.nanstd(a) for a in accs], capsize=2, label=name, color=f"C{i}",
+                   error_kw={"lw": 0.8})
+        many = len(rules) > 6
+        ax.set_xticks(np.arange(len(rules)) + 0.4 - width / 2, rules,
+                      rotation=90 if many else 0, fontsize=6 if many else 7)
+        ax.set_xlabel("task")
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("test accuracy")
+        ax.legend(title="mean ± sd over seeds", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        save(fig, path)
 
 
 register(Experiment(

@@ -147,26 +147,55 @@ def analyze(cfg: Range2DConfig, trained, ctx: Context) -> list[dict]:
 # ---------------------------------------------------------------------------- figures
 
 def plot_datasets(shown, path: Path) -> Path:
-    fig, axes = plt.subplots(1, len(shown), figsize=(2.8 * len(shown), 3.0), squeeze=False)
-    for ax, (spec, s, check, w, z) in zip(axes[0], shown, strict=True):
-        draw_range_check(ax, s, check, w, z)
-        ax.set_xlabel(spec, fontsize=8)
-    fig.suptitle("data, hull, Theorem 2.2 ellipse, kept encoder directions (green)", fontsize=9)
-    return save(fig, path)
+    from .plots import house_style, legend_outside
+
+    with house_style():
+        cols = min(len(shown), 3)
+        rows = -(-len(shown) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + 0.4, 2.9 * rows + 0.9),
+                                 squeeze=False)
+        handles = {}                  # by label: panels differ (witness / tightest direction)
+        for ax, (spec, s, check, w, z) in zip(axes.ravel(), shown, strict=False):
+            for h in draw_range_check(ax, s, check, w, z, names=("s₁", "s₂")):
+                handles.setdefault(h.get_label(), h)
+            ax.set_title(f"{spec}\n{ax.get_title()}", fontsize=8)
+        for ax in axes.ravel()[len(shown):]:
+            ax.set_visible(False)
+        legend_outside(fig, list(handles.values()), list(handles), where="bottom", ncols=3)
+        fig.suptitle("demeaned sources, convex hull, Theorem 2.2 ellipse and the kept encoder's "
+                     "directions (first seed)")
+        return save(fig, path)
 
 
 def plot_mixing_vs_margin(rows, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for i, spec in enumerate(dict.fromkeys(r["dataset"] for r in rows)):
-        sub = [r for r in rows if r["dataset"] == spec]
-        ax.scatter([r["margin"] for r in sub], [r["mixing_max"] for r in sub], s=14,
-                   color=f"C{i % 10}", label=spec)
-    ax.axvline(0, c="0.6", lw=0.8)
-    ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlabel("margin (Theorem 2.1)")
-    ax.set_ylabel("trained mixing (max over latents)")
-    ax.legend(fontsize=6)
-    return save(fig, path)
+    from .plots import house_style
+
+    with house_style():
+        fig, ax = plt.subplots(figsize=(5.6, 3.3))
+        markers = "osD^vP*X<>"
+        specs = list(dict.fromkeys(r["dataset"] for r in rows))
+        for i, spec in enumerate(specs):
+            sub = [r for r in rows if r["dataset"] == spec and not r.get("diverged")]
+            ax.scatter([r["margin"] for r in sub], [r["mixing_max"] for r in sub], s=22,
+                       marker=markers[i % len(markers)], facecolors="none",
+                       edgecolors=f"C{i % 10}", lw=1, label=spec)
+        ax.axvline(0, c="0.6", lw=0.8, zorder=0)
+        ax.set_xscale("symlog", linthresh=0.1)
+        margins = np.array([r["margin"] for r in rows], dtype=float)
+        margins = margins[np.isfinite(margins)]
+        if margins.size:                 # symlog autoscaling cuts the outermost markers
+            ax.set_xlim(min(margins.min() * 2, -0.2), max(margins.max() * 2, 0.2))
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.set_xlabel("margin (Theorem 2.1; symlog scale, linear in ±0.1)")
+        ax.set_ylabel("trained mixing (max over latents)")
+        ax.legend(title="data set (one marker per seed)", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
+        gone = sum(1 for r in rows if r.get("diverged"))
+        if gone:
+            ax.set_title(f"{gone} of {len(rows)} runs diverged (not shown)")
+        return save(fig, path)
 
 
 register(Experiment(

@@ -127,20 +127,28 @@ PANELS = [("linear", "mixing_weights", "weight mixing (max over latents)"),
 
 
 def plot_mixing_vs_nsi(rows, path: Path) -> Path:
+    from .plots import house_style, legend_outside
+
     panels = [p for p in PANELS if any(r["model"] == p[0] for r in rows)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.3), squeeze=False)
     markers = {"independent": "o", "corner": "v", "diagonal": "s"}
-    for ax, (model, key, label) in zip(axes[0], panels, strict=True):
-        sub = [r for r in rows if r["model"] == model]
-        for i, spec in enumerate(dict.fromkeys(r["variant"] for r in sub)):
-            pts = [r for r in sub if r["variant"] == spec]
-            ax.scatter([r["nsi"] for r in pts], [r[key] for r in pts], s=16,
-                       marker=markers.get(pts[0]["family"], "o"), color=f"C{i % 10}", label=spec)
-        ax.set_title(f"{model} autoencoder", fontsize=9)
-        ax.set_xlabel("NSI (normalised source multi-information)")
-        ax.set_ylabel(label)
-    axes[0, -1].legend(fontsize=6)
-    return save(fig, path)
+    with house_style():
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 1.8, 3.2),
+                                 squeeze=False)
+        variants = list(dict.fromkeys(r["variant"] for r in rows))
+        for ax, (model, key, label) in zip(axes[0], panels, strict=True):
+            sub = [r for r in rows if r["model"] == model and not r.get("diverged")]
+            for spec in dict.fromkeys(r["variant"] for r in sub):
+                pts = [r for r in sub if r["variant"] == spec]
+                ax.scatter([r["nsi"] for r in pts], [r[key] for r in pts], s=22,
+                           marker=markers.get(pts[0]["family"], "o"), facecolors="none",
+                           edgecolors=f"C{variants.index(spec) % 10}", lw=1, label=spec)
+            gone = sum(1 for r in rows if r["model"] == model and r.get("diverged"))
+            ax.set_title(f"{model} autoencoder"
+                         + (f"\n{gone} diverged run(s) not shown" if gone else ""))
+            ax.set_xlabel("NSI (normalised source\nmulti-information)")
+            ax.set_ylabel(label)
+        legend_outside(fig, title="source variant\n(one marker per seed)")
+        return save(fig, path)
 
 
 register(Experiment(

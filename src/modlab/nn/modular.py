@@ -191,9 +191,10 @@ class ModularNet(nn.Module):
 
 
 def parameter_count(model: nn.Module) -> int:
-    """Trainable parameters of ONE member (every parameter has the member dim first)."""
+    """Parameters of ONE member (every parameter has the member dim first), frozen or not:
+    a trained model rebuilt for analysis has requires_grad off."""
     members = getattr(model, "members", 1)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad) // members
+    return sum(p.numel() for p in model.parameters()) // members
 
 
 def matched_width(target: int, n_in: int, n_out: int, depth: int,
