@@ -81,16 +81,20 @@ def pruned_loss(t, fraction: float) -> tuple[float, float]:
 
 
 def measures(t, cfg: BIMTMLPConfig) -> dict:
+    """Wiring length, sparsity, pruning, and the spectrum of the *pruned* weights: L1-type
+    penalties leave dead units with weights ~1e-4 of the max, which normalisation (Eq. 5)
+    would blow up to full-size rows of noise; pruning at `prune` removes them."""
     weights = [w[0] for w in t.model.weights]
+    pruned = [w * (w.abs() >= cfg.prune * w.abs().max()) for w in weights]
     wiring = float(connection_cost([w.unsqueeze(0) for w in weights],
                                    wiring_distances(t.model), 1.0, 0.0)[0])
-    report = layer_report([w.numpy() for w in weights], true_k=t.n_modules)
-    pruned, kept = pruned_loss(t, cfg.prune)
+    report = layer_report([w.numpy() for w in pruned], true_k=t.n_modules)
+    pruned_loss_value, kept = pruned_loss(t, cfg.prune)
     absw = torch.cat([w.abs().flatten() for w in weights])
     return {"wiring_length": wiring, "l1": float(absw.sum()),
             "sparsity": sparsity([w.numpy() for w in weights], cfg.prune * float(absw.max())).fraction,
             "k_star_first": report[0]["k_star"], "gap_first": report[0]["gap_at_true_k"],
-            "k_star_last_hidden": report[-2]["k_star"], "pruned_test_loss": pruned,
+            "k_star_last_hidden": report[-2]["k_star"], "pruned_test_loss": pruned_loss_value,
             "kept_fraction": kept}
 
 
