@@ -1,19 +1,23 @@
 """Fig. 6 (sample complexity): the sweep's plumbing, the fit pipeline on synthetic gaps, and the
-claim that the fitted transition size N* grows with n, on a small sweep.
+claim that the fitted transition size N* grows with n, on a small sweep with held-out seeds.
 
-Claim test: n ∈ {2, 4}, N ∈ {4, 16, …, 1024}, 5 seeds, 3k steps (the quick preset: n ∈ {2, 3, 4},
-ten sizes, 5k steps). In this config we measured N*(2) = 14 ± 7 and N*(4) = 62 ± 31, a
-difference of ~2.2 standard errors in log N*; the quick preset gives 6.9, 21.6 and 61.6 for
-n = 2, 3, 4. We ask only for the ordering and that both transitions fall inside the sampled
-range (an extrapolated N* would not be a measurement).
+Claim test: n ∈ {2, 4}, N ∈ {1, 4, 16, 64, 256, 1024}, 5 seeds, 3k steps (the quick preset:
+n ∈ {2, 3, 4}, N = 1 … 2048, 5k steps). N = 1 samples n = 2's lower plateau: without it the
+n = 2 fit rested on one edge point. Tuning: four disjoint 5-seed sets (seeds 0–19) gave
+N*(2) = 10.4, 4.5, 13.7, 5.8 and N*(4) = 61, 126, 52, 43; the test runs on 5 other seeds
+(tests/heldout.py: 100–104) and asks only for the ordering and that both transitions fall
+inside the sampled range (an extrapolated N* would not be a measurement). With log-normal
+N* fitted to the four tuning sets it fails by chance in ~0.1 % of runs.
 """
 import numpy as np
 import pytest
+from heldout import TEST_SEED0, chance_of_failure
 
 from modlab.experiments import get_experiment
-from modlab.experiments.fig6 import fit_rows, runs_for
+from modlab.experiments.fig6 import determined, fit_rows, runs_for
 from modlab.experiments.results import read_parquet
 from modlab.metrics import sigmoid_log
+from modlab.metrics.fits import Fit
 from modlab.sweep import pack, run_experiment
 
 
@@ -45,11 +49,25 @@ def test_fit_rows_recover_exponential_growth_from_synthetic_gaps():
     assert abs(exp["exp_rate"] - 1.0) < 3 * exp["exp_rate_se"] + 0.05
 
 
+TUNING_NSTAR = {2: [10.4, 4.5, 13.7, 5.8], 4: [61.0, 126.0, 52.3, 42.8]}   # seeds 0–19, 5 a fit
+SIZES = [1, 4, 16, 64, 256, 1024]
+
+
+def nstar_claim(nstar2, nstar4) -> bool:
+    return bool(min(SIZES) <= np.min(nstar2) and np.max(nstar2) < np.min(nstar4)
+                and np.max(nstar4) <= max(SIZES))
+
+
+def test_claim_tolerance_rarely_fails_by_chance():
+    draws = {f"nstar{n}": (v, 1, "lognormal") for n, v in TUNING_NSTAR.items()}
+    assert chance_of_failure(nstar_claim, draws) < 0.01
+
+
 @pytest.fixture(scope="module")
 def fig6_out(tmp_path_factory):
     return run_experiment("fig6", "quick", tmp_path_factory.mktemp("runs"),
-                          {"ns": [2, 4], "sizes": [4, 16, 64, 256, 1024], "steps": 3000,
-                           "workers": 1}).path
+                          {"ns": [2, 4], "sizes": SIZES, "steps": 3000, "workers": 1,
+                           "seed0": TEST_SEED0}).path
 
 
 @pytest.mark.slow
@@ -57,10 +75,23 @@ def test_fitted_nstar_grows_with_n(fig6_out):
     rows = read_parquet(fig6_out / "results.parquet")
     assert (fig6_out / "sample_complexity.png").exists() and (fig6_out / "fits.json").exists()
     members = [r for r in rows if r.get("n_train") is not None]
-    assert len(members) == 2 * 5 * 5 and {r["layer"] for r in members} == {0}
+    assert len(members) == 2 * len(SIZES) * 5 and {r["layer"] for r in members} == {0}
     fits = {r["modules"]: r for r in rows if str(r["setting"]).startswith("sigmoid")}
     assert fits[2]["converged"] and fits[4]["converged"]
-    assert 4 <= fits[2]["nstar"] < fits[4]["nstar"] <= 1024, (fits[2]["nstar"], fits[4]["nstar"])
+    assert nstar_claim(fits[2]["nstar"], fits[4]["nstar"]), (fits[2]["nstar"], fits[4]["nstar"])
+
+
+def test_nstar_is_identifiable_only_inside_the_grid_and_within_a_factor_2():
+    sizes = [1, 2, 4, 8, 16, 32]
+
+    def fit(nstar, log_se, converged=True):
+        return Fit({"log_nstar": np.log(nstar)}, {"log_nstar": log_se}, converged)
+
+    assert determined(fit(8.0, 0.3), sizes)
+    assert not determined(fit(1.5, 0.3), sizes)      # below the second-smallest size
+    assert not determined(fit(20.0, 0.3), sizes)     # above the second-largest
+    assert not determined(fit(8.0, 0.8), sizes)      # se(log N*) > ln 2
+    assert not determined(fit(8.0, 0.3, converged=False), sizes)
 
 
 def test_config_rejects_too_few_sizes_and_n_below_2():

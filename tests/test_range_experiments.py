@@ -1,18 +1,48 @@
-"""Autoencoders, restarts and the three spec-3 experiments (claims at quick-style settings)."""
+"""Autoencoders, restarts and the three spec-3 experiments (claims at quick-style settings, on
+held-out seeds: tolerances chosen on the tuning seeds 0–7 below, tests on seeds 100 onwards,
+tests/heldout.py)."""
 import numpy as np
 import pytest
 import torch
+from heldout import TEST_SEED0, chance_of_failure
 
 from modlab.experiments.results import read_parquet
 from modlab.nn.autoencoder import LinearAutoencoder, MLPAutoencoder
 from modlab.sweep import run_experiment
 from modlab.tasks import make_task
-from modlab.tasks.sources import dropped_cells, make_sources
+from modlab.tasks.sources import dropped_cells, make_sources, support_components
 from modlab.train import RunConfig, get_kind
 from modlab.train.restarts import best_restarts
 from modlab.train.terms import TERMS, RegInputs
 
 torch.set_num_threads(1)
+
+# Tuning seeds 0–7, same configs as the claim tests: kept max mixing (range-2d) and the
+# what–where mixing index at 0, 15 and 36 corner drops.
+TUNING_RANGE2D = {"grid": [0.0024, 0.0033, 0.0128, 0.0034, 0.0036, 0.021, 0.0388, 0.0115],
+                  "band": [0.497, 0.496, 0.499, 0.497, 0.497, 0.499, 0.498, 0.5]}
+TUNING_WHAT_WHERE = {"none": [0.0075, 0.0055, 0.0033, 0.0039, 0.0033, 0.0082, 0.0068, 0.0016],
+                     "mid": [0.093, 0.088, 0.084, 0.098, 0.083, 0.101, 0.098, 0.091],
+                     "all": [0.156, 0.154, 0.151, 0.15, 0.154, 0.152, 0.151, 0.15]}
+
+
+def range2d_claim(grid, band) -> bool:
+    return bool(np.max(grid) < 0.1 and np.min(band) > 0.4)
+
+
+def what_where_claim(none, mid, all) -> bool:      # noqa: A002 (the 36-cell drop)
+    means = [np.mean(none), np.mean(mid), np.mean(all)]
+    return bool(means[0] < means[1] < means[2] and means[0] < 0.015
+                and means[2] - means[0] > 0.08)
+
+
+def test_claim_tolerances_rarely_fail_by_chance():
+    r2d = {"grid": (TUNING_RANGE2D["grid"], 3, "lognormal"),
+           "band": (TUNING_RANGE2D["band"], 3, "normal")}
+    ww = {k: (v, 2, "lognormal" if k == "none" else "normal")
+          for k, v in TUNING_WHAT_WHERE.items()}
+    assert chance_of_failure(range2d_claim, r2d) < 0.03
+    assert chance_of_failure(what_where_claim, ww) < 0.01
 
 
 def test_bias_form_latents_are_exactly_nonnegative_and_touch_zero():
@@ -63,6 +93,14 @@ def test_dropped_cells_corner_and_diagonal():
     assert make_task("what_where", drop=10).x_train.shape == (71, 81)
 
 
+def test_diagonal_drops_keep_one_support_up_to_20_cells():
+    # The authors' diagonal series stops at 17 cells; ours keeps the corners' neighbours, so
+    # the two triangles stay joined until the band |shape − position| ≤ 1 is gone (23).
+    assert [support_components(d, "diagonal") for d in (0, 7, 17, 20, 21, 23, 36)] == \
+        [1, 1, 1, 1, 2, 4, 4]
+    assert support_components(36, "corner") == 1
+
+
 def rows_of(tmp_path, name, overrides):
     return read_parquet(run_experiment(name, "quick", tmp_path, overrides).path
                         / "results.parquet")
@@ -70,35 +108,34 @@ def rows_of(tmp_path, name, overrides):
 
 @pytest.mark.slow
 def test_trained_autoencoder_is_modular_on_grid_and_mixed_on_band(tmp_path):
-    # 3 seeds × 3 restarts, 2000 full-batch steps (the loss is flat by then). Measured at the
-    # quick preset: kept mixing ≤ 0.02 on the grid (off-axis weights still decaying),
-    # 0.49–0.50 on the band; the thresholds leave room for seed noise, not for a wrong verdict.
-    rows = rows_of(tmp_path, "range-2d", {"seeds": 3, "restarts": 3, "steps": 2000,
-                                          "datasets": ["grid", "band:1.2"]})
-    for spec, modular in [("grid", True), ("band:1.2", False)]:
-        mixing = [r["mixing_max"] for r in rows if r["dataset"] == spec]
-        assert len(mixing) == 3
-        if modular:
-            assert max(mixing) < 0.1, mixing
-        else:
-            assert min(mixing) > 0.4, mixing
+    # 3 seeds × 3 restarts, 2000 full-batch steps (the loss is flat by then). Tuning seeds:
+    # kept mixing 0.002–0.039 on the grid, 0.496–0.500 on the band; the thresholds leave room
+    # for seed noise, not for a wrong verdict. Chance failure (log-normal grid mixing): ~2 %.
+    rows = rows_of(tmp_path, "range-2d", {"seeds": 3, "seed0": TEST_SEED0, "restarts": 3,
+                                          "steps": 2000, "datasets": ["grid", "band:1.2"]})
+    grid = [r["mixing_max"] for r in rows if r["dataset"] == "grid"]
+    band = [r["mixing_max"] for r in rows if r["dataset"] == "band:1.2"]
+    assert len(grid) == len(band) == 3
+    assert range2d_claim(grid, band), (grid, band)
 
 
 @pytest.mark.slow
 def test_what_where_mixing_index_increases_with_corner_drops(tmp_path):
-    # Measured (3 seeds, 4000 steps): 0.0005, 0.079, 0.151 for 0, 15, 36 drops, seed sd < 0.01.
-    rows = rows_of(tmp_path, "what-where", {"seeds": 2, "steps": 3000, "modes": ["corner"],
-                                            "drops": [0, 15, 36]})
-    means = [np.mean([r["mixing_index"] for r in rows if r["drop"] == d]) for d in (0, 15, 36)]
-    assert means[0] < means[1] < means[2], means
-    assert means[0] < 0.01 and means[2] - means[0] > 0.08, means
+    # Tuning seeds (3000 steps): 0.0016–0.0082, 0.083–0.101, 0.150–0.156 for 0, 15, 36 drops.
+    # "≈ 0" is < 0.015 (twice the tuning maximum, far below the 0.08 rise); with 2 seeds the
+    # claim fails by chance in ~0.2 % of runs.
+    rows = rows_of(tmp_path, "what-where", {"seeds": 2, "seed0": TEST_SEED0, "steps": 3000,
+                                            "modes": ["corner"], "drops": [0, 15, 36]})
+    values = [[r["mixing_index"] for r in rows if r["drop"] == d] for d in (0, 15, 36)]
+    assert all(len(v) == 2 for v in values)
+    assert what_where_claim(*values), values
 
 
 @pytest.mark.parametrize("name, overrides", [
     ("range-2d", {"seeds": 1, "restarts": 2, "steps": 20, "datasets": ["grid", "band:1.2"]}),
     ("range-3d", {"seeds": 1, "restarts": 1, "mlp_restarts": 1, "steps": 10, "mlp_steps": 10,
                   "variants": ["independent", "corner:1.0"]}),
-    ("what-where", {"seeds": 1, "steps": 10, "drops": [0, 10]}),
+    ("what-where", {"seeds": 1, "steps": 10, "drops": [0, 10], "diagonal_drops": [0, 10]}),
 ])
 def test_experiments_run_end_to_end(tmp_path, name, overrides):
     out = run_experiment(name, "quick", tmp_path, overrides).path

@@ -59,24 +59,51 @@ def gaussian_composition(s: float = 0.5, r: float = 0.5, n_points: int = 5000,
                  {"s": s, "r": r, "module_targets": ["x^2", "y^2"]})
 
 
+SINE_SCHEMES = ("modlab", "authors")
+
+
+def authors_sine_draw(task_seed: int, grid: int, id_fraction: float, amp, omega, n_points: int):
+    """The authors' sinusoid task (dq219/NoiseMod, modular_generalisation_Random, seed 42): one
+    legacy NumPy stream seeded by `task_seed` shuffles the grid² patches (the first
+    int(id_fraction·grid²) are ID, numbered column + grid·row with the column from x), then
+    draws a, ω, φ for f₁, f₂, f₃, then the points. Returns (functions, ID patches in this
+    module's numbering x_cell·grid + y_cell, points)."""
+    rs = np.random.RandomState(task_seed)
+    order = np.arange(grid * grid)
+    rs.shuffle(order)
+    theirs = order[:int(grid * grid * id_fraction)]
+    f = SineFunctions(rs.uniform(*amp, size=3), rs.uniform(*omega, size=3),
+                      rs.uniform(0, 2 * np.pi, size=3))
+    xy = rs.uniform(-1, 1, size=(n_points, 2))
+    return f, np.sort((theirs % grid) * grid + theirs // grid), xy
+
+
 @register_task("sine_composition")
 def sine_composition(task_seed: int = 0, data_seed: int = 0, n_points: int = 5000, grid: int = 8,
-                     id_fraction: float = 0.8, amp=(0.7, 1.0), omega=(0.8, 3.6)) -> Dataset:
+                     id_fraction: float = 0.8, amp=(0.7, 1.0), omega=(0.8, 3.6),
+                     scheme: str = "modlab") -> Dataset:
     """Eq. 23 with sinusoids: z = f₃(f₁(x) + f₂(y)), f = a sin(ωx + φ), x, y ~ U[−1, 1].
 
-    The square is tiled grid × grid; round(id_fraction · grid²) patches, drawn from task_seed,
-    are ID. f₁, f₂, f₃ are `sine_functions(3, task_seed)`.
+    The square is tiled grid × grid. scheme "modlab": round(id_fraction · grid²) patches,
+    drawn from task_seed, are ID; f₁, f₂, f₃ are `sine_functions(3, task_seed)`; the points
+    come from data_seed. scheme "authors": everything from the authors' single stream
+    (`authors_sine_draw`; data_seed is unused), their task being task_seed = 42.
     """
     if not 0 < id_fraction <= 1:
         raise ValueError(f"id_fraction must lie in (0, 1], got {id_fraction}")
-    f = sine_functions(3, task_seed, amp, omega)
-    n_id = round(id_fraction * grid * grid)
-    id_patches = np.sort(np.random.default_rng(task_seed).permutation(grid * grid)[:n_id])
-    xy = np.random.default_rng(data_seed).uniform(-1, 1, size=(n_points, 2))
+    if scheme not in SINE_SCHEMES:
+        raise ValueError(f"scheme must be one of {list(SINE_SCHEMES)}, got {scheme!r}")
+    if scheme == "authors":
+        f, id_patches, xy = authors_sine_draw(task_seed, grid, id_fraction, amp, omega, n_points)
+    else:
+        f = sine_functions(3, task_seed, amp, omega)
+        n_id = round(id_fraction * grid * grid)
+        id_patches = np.sort(np.random.default_rng(task_seed).permutation(grid * grid)[:n_id])
+        xy = np.random.default_rng(data_seed).uniform(-1, 1, size=(n_points, 2))
     z = sine_compose(f, xy)
     return split(xy, z, patch_in_distribution(xy, grid, id_patches),
                  {"functions": f.as_dict(), "id_patches": id_patches.tolist(), "grid": grid,
-                  "module_targets": ["f1(x)", "f2(y)"]})
+                  "scheme": scheme, "module_targets": ["f1(x)", "f2(y)"]})
 
 
 def inner_functions(f: SineFunctions) -> SineFunctions:

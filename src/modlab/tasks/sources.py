@@ -194,6 +194,19 @@ def dropped_cells(drop: int, mode: str = "corner", shapes: int = 9, positions: i
     return cells[order[:drop]]
 
 
+def support_components(drop: int, mode: str = "corner", shapes: int = 9, positions: int = 9) -> int:
+    """Number of 4-connected pieces of the kept (shape, position) cells. Diagonal drops keep
+    one piece up to 20 cells: the box corners and their neighbours bridge the two triangles
+    either side of the diagonal. From 21 the corners are cut off one by one, and from 23 the
+    band |shape − position| ≤ 1 is gone: the triangles are apart (4 pieces)."""
+    from scipy.ndimage import label
+
+    kept = np.ones((shapes, positions), dtype=int)
+    for i, j in dropped_cells(drop, mode, shapes, positions):
+        kept[i, j] = 0
+    return int(label(kept)[1])
+
+
 @register_task("what_where")
 def what_where_task(drop: int = 0, mode: str = "corner", shapes: int = 9,
                     positions: int = 9) -> Dataset:

@@ -120,6 +120,8 @@ class EpochGather:
         if data.mask_train is not None:
             parts.append(data.mask_train)
         self.widths = [p.shape[-1] for p in parts]
+        edges = np.cumsum([0, *self.widths]).tolist()
+        self._slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         self.has_mask = data.mask_train is not None
         self.per_member = data.per_member
         leading = {p.shape[:-1] for p in parts}
@@ -146,8 +148,7 @@ class EpochGather:
             views = [b[:, lo:hi] for b in self.buffers]
         else:
             rows = self.buffer[:, lo:hi]
-            edges = np.cumsum([0, *self.widths])
-            views = [rows[..., a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+            views = [rows[..., s] for s in self._slices]
         return views[0], views[1], views[2] if self.has_mask else None
 
 

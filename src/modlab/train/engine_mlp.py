@@ -149,8 +149,7 @@ class _Workspace:
     def k(self, coef: torch.Tensor, factor, per_batch: bool = False) -> torch.Tensor:
         """coef · factor (/ B when per_batch), built once and reused every step; `refresh`
         drops these when the coefficients change (the λ schedule)."""
-        key = (id(coef), factor if not isinstance(factor, torch.Tensor) else id(factor),
-               per_batch)
+        key = (id(coef), factor if type(factor) in (float, int) else id(factor), per_batch)
         t = self._derived.get(key)
         if t is None:
             t = coef * factor
