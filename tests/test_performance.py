@@ -5,6 +5,7 @@ Correctness only (no timing assertions); benchmarks/ensemble_speed.py measures t
 import copy
 import itertools
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -197,6 +198,22 @@ def pool():
     ex = ProcessExecutor(max_workers=2)
     yield ex
     ex.shutdown(wait=False)
+
+
+def test_process_pool_reports_each_job_as_it_finishes(pool, tmp_path):
+    """A finished job reaches the driver (and the store) while others still run: the second
+    job waits for the marker that the driver writes on the first job's result."""
+    marker = tmp_path / "first-reported"
+    waiter = ["sh", "-c", f"for i in $(seq 600); do [ -e '{marker}' ] && exit 0; sleep 0.1; done; exit 1"]
+    seen = []
+
+    def on_result(i, result):
+        seen.append(i)
+        if i == 0:
+            marker.touch()
+
+    out = pool.run([Job(sum, ([1, 2],)), Job(subprocess.call, (waiter,))], on_result=on_result)
+    assert out == [3, 0] and seen == [0, 1]
 
 
 def test_process_executor_equals_serial(pool):

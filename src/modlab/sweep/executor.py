@@ -18,7 +18,7 @@ import os
 import time
 import traceback as tb
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,7 +217,7 @@ class ProcessExecutor:
         index = {self.submit(j): i for i, j in enumerate(jobs)}
         try:
             while index:
-                done, _ = wait(list(index), return_when=FIRST_EXCEPTION)
+                done, _ = wait(list(index), return_when=FIRST_COMPLETED)
                 broken = []
                 for f in sorted(done, key=index.__getitem__):
                     i = index.pop(f)
