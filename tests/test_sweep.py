@@ -201,3 +201,14 @@ def test_killed_or_rejected_run_leaves_the_finished_run_intact(tmp_path):
     assert runner.invoke(app, [*args, "--set", "steps=200"]).exit_code == 0
     assert (tmp_path / "fig4-2" / "config.json").exists()
     assert {p.name: p.read_bytes() for p in finished.iterdir() if p.is_file()} == before
+
+
+def test_balance_splits_ensembles_until_every_worker_has_one():
+    from modlab.sweep.execute import balance
+
+    groups = [list("abcde"), list("xy")]
+    assert balance(groups, 1) == groups and balance(groups, 2) == groups
+    four = balance(groups, 4)
+    assert sorted(map(len, four)) == [1, 2, 2, 2]
+    assert sorted(c for g in four for c in g) == sorted("abcdexy")       # nothing lost or doubled
+    assert balance([["a"]], 8) == [["a"]] and balance([], 3) == []

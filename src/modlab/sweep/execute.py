@@ -46,6 +46,20 @@ def pack(configs: Sequence[RunConfig], max_members: int = MAX_MEMBERS) -> list[l
     return [g[i:i + max_members] for g in groups.values() for i in range(0, len(g), max_members)]
 
 
+def balance(groups: list[list[RunConfig]], workers: int) -> list[list[RunConfig]]:
+    """Halve the largest ensembles until every worker has one (a member's bits do not depend
+    on its ensemble, so this only changes the speed: an ensemble of big RNNs is one core's
+    work however many members it has)."""
+    groups = list(groups)
+    while len(groups) < workers:
+        big = max(range(len(groups)), key=lambda i: len(groups[i]), default=None)
+        if big is None or len(groups[big]) < 2:
+            break
+        g, half = groups[big], (len(groups[big]) + 1) // 2
+        groups[big:big + 1] = [g[:half], g[half:]]
+    return groups
+
+
 def group_key(configs: Sequence[RunConfig]) -> str:
     """The identity of one packed ensemble (its checkpoint's name)."""
     joined = ",".join(c.key() for c in configs)
@@ -129,7 +143,8 @@ def execute(configs: Sequence[RunConfig], store: Store, *, executor=None, worker
     unique = list({c.key(): c for c in configs}.values())
     missing = [c for c in unique if not store.has(c.key())]
     report.cached = [c.key() for c in unique if store.has(c.key())]
-    groups = pack(missing, max_members)
+    slots = workers if executor is None else getattr(executor, "max_workers", 1)
+    groups = balance(pack(missing, max_members), slots)
     ckpt_dir = store.root / "checkpoints"
     jobs = [Job(train_job, (g, device, str(ckpt_dir), checkpoint_every),
                 name=f"{len(g)} × {g[0].net.kind}") for g in groups]
