@@ -17,8 +17,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/modlab run fig1 --preset quick --out runs
 
+# one pytest worker per core, a test file per worker (module fixtures are built once)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -16,7 +16,7 @@ class BIMTSwaps(Callback):
     the largest Σ|in| + Σ|out| of each swappable layer each move to the position that lowers
     the wiring length Σ|W|·d most (`regularizers.bimt.plan_swaps`). The swap permutes the
     neuron's rows, columns and bias, and the Adam moments of the same entries, so the network
-    function is unchanged (tests/test_bimt_training.py). Decisions use the distance term only
+    function is unchanged (tests/test_bimt.py, tests/test_rnn.py). Decisions use the distance term only
     (A = 1): l₀ does not depend on positions, and a run with locality A = 0 in its penalty
     ("L1 + swap") still places neurons by wiring length.
 
