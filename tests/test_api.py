@@ -81,3 +81,44 @@ def test_doc_snippet_runs(path, code, tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                             cwd=tmp_path, timeout=300)
     assert result.returncode == 0, f"{path.name}:\n{code}\n{result.stderr[-3000:]}"
+
+
+# The package's layers, lowest first; a module may import its own package and lower layers.
+LAYERS = [{"atomic", "nn"}, {"regularizers", "metrics"}, {"tasks", "analysis"}, {"train"},
+          {"results", "experiments"}, {"sweep"}, {"cli"}]
+
+
+def _imported_packages(path: Path, root: Path) -> set[str]:
+    """Top-level modlab packages `path` imports, relative or absolute, at any depth (imports
+    inside functions count: a lazy upward import is still an upward import)."""
+    import ast
+
+    rel = path.relative_to(root)
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = list(rel.parts[:-1])
+            base = base[:len(base) - (node.level - 1)]
+            parts = base + [p for p in (node.module or "").split(".") if p]
+            out |= {parts[0]} if parts else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modlab."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("modlab.")}
+    return {p.removesuffix(".py") for p in out}
+
+
+def test_imports_run_only_downward():
+    root = Path(importlib.util.find_spec("modlab").origin).parent
+    layer = {pkg: i for i, group in enumerate(LAYERS) for pkg in group}
+    upward = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if len(rel.parts) == 1:          # modlab/__init__.py re-exports everything, lazily
+            continue
+        own = rel.parts[0].removesuffix(".py")
+        assert own in layer, f"{own} has no layer in LAYERS"
+        for pkg in _imported_packages(path, root) - {own, "__init__", "__version__"}:
+            if pkg not in layer or layer[pkg] >= layer[own]:
+                upward.append(f"{rel} imports {pkg}")
+    assert not upward, upward

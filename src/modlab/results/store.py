@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from ..train.checkpoint import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from ..train.config import RunConfig, flat_config
 from ..train.result import RunResult
 

@@ -189,7 +189,7 @@ def _write_checkpoint(folder: Path, t: Trained) -> None:
     these like any modlab checkpoint."""
     from safetensors.torch import save as to_bytes
 
-    from ..experiments.results import atomic_write_bytes
+    from ..atomic import atomic_write_bytes
 
     name = "-".join(f"{k}={v}" for k, v in t.labels.items()).replace("/", "_").replace(" ", "")
     name = name[:120] or t.result.key
