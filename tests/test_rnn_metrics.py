@@ -67,6 +67,17 @@ def test_planted_blocks_are_recovered(seed):
     assert fc.silhouette[list(fc.ks).index(K)] == fc.silhouette.max()
 
 
+def test_no_functional_structure_is_one_cluster_not_an_error():
+    same = np.ones((12, 1))                        # one task: every normalised profile is 1
+    fc = functional_clusters(same, ks=range(2, 6))
+    assert fc.k == 1 and set(fc.labels) == {0} and np.isneginf(fc.silhouette).all()
+    two = np.zeros((5, 3))
+    two[:2] = 1.0                                  # 2 active units: no k in 2..1
+    fc = functional_clusters(two, ks=range(2, 6))
+    assert fc.k == 1 and list(fc.labels) == [0, 0, -1, -1, -1]
+    assert functional_clusters(np.zeros((4, 2))).k == 0
+
+
 def planted_recurrent(a, b, seed):
     """|W| = a inside a block, b between blocks, zero diagonal, random signs."""
     rng = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ scikit-learn is imported inside the functions that need it.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,8 +82,13 @@ def functional_clusters(tv: ArrayLike, *, min_total: float = 1e-3, ks: Sequence[
     its maximum over tasks, k-means (n_init restarts, seeded) for every k in `ks`, and keep
     the k of the highest silhouette score. k ≥ the number of active units are skipped.
     Runs k-means on one thread (see below).
+
+    No structure is an answer, not an error: when no k gives two or more distinct clusters
+    (identical normalised profiles, e.g. a single task, or fewer than 3 active units) every
+    active unit is in cluster 0 and k = 1 (0 without active units); such k score −inf.
     """
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import silhouette_score
     from threadpoolctl import threadpool_limits
 
@@ -92,17 +98,21 @@ def functional_clusters(tv: ArrayLike, *, min_total: float = 1e-3, ks: Sequence[
     active = tv.sum(1) > min_total
     x = tv[active] / tv[active].max(1, keepdims=True)
     ks = np.array([k for k in ks if 2 <= k < len(x)], dtype=int)
-    if len(ks) == 0:
-        raise ValueError(f"ks has no k in 2..{len(x) - 1} ({len(x)} active units)")
     # One thread: on these small problems OpenMP start-up dominates (400 units × 20 tasks,
     # k = 2..29: 5 s on 1 thread, 39 s on 2 busy cores), and the bits do not depend on the
     # machine's core count.
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # fewer distinct profiles than k: handled below (that k cannot score)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         fits = [KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(x).labels_
                 for k in ks]
-    scores = np.array([silhouette_score(x, lab) for lab in fits])
-    best = int(np.argmax(scores))
+    scores = np.array([silhouette_score(x, lab) if 2 <= len(np.unique(lab)) < len(x)
+                       else -np.inf for lab in fits])
     labels = np.full(tv.shape[0], -1, dtype=int)
+    if not np.isfinite(scores).any():
+        labels[active] = 0
+        return FunctionalClusters(labels, int(active.any()), ks, scores, active)
+    best = int(np.argmax(scores))
     labels[active] = fits[best]
     return FunctionalClusters(labels, int(ks[best]), ks, scores, active)
 
