@@ -131,3 +131,41 @@ def test_a_tiny_rnn_learns_the_go_task_well_above_chance():
                for s in (10, 11, 12)]
     acc = [r.metrics["mean_accuracy"] for r in results_of(train_ensemble(configs))]
     assert np.mean(acc) > 0.3 and min(acc) > 0.15, acc
+
+
+# BIMT's anatomical claim, on the growing-brains quick preset (64 units, go + anti, 600 steps,
+# λ = 1e-5, swaps every 50 steps). Tuning seeds 0–3 gave the |W_rec|-weighted wiring-length
+# z-score (`metrics.wiring_locality`, against shuffled grid positions): L1 0.43, 0.76, −0.42,
+# −0.07; BIMT −6.43, −7.19, −6.84, −7.91. The claim asks every BIMT seed below −3 and BIMT's
+# mean 3 below L1's; with normal per-seed values fitted to the tuning ones it fails by chance
+# in < 0.1 % of runs (test_wiring_claim_rarely_fails_by_chance). The functional-cluster
+# locality z (`locality_z`) did not separate on the same seeds (L1 0.55 ± 0.48, BIMT
+# 0.09 ± 0.97, none 0.20 ± 1.82): no claim is made on it at this scale (docs/bimt.md).
+TUNING_WIRING_Z = {"L1": [0.43, 0.76, -0.42, -0.07], "BIMT": [-6.43, -7.19, -6.84, -7.91]}
+
+
+def wiring_claim(l1, bimt) -> bool:
+    return bool(np.max(bimt) < -3 and np.mean(bimt) < np.mean(l1) - 3)
+
+
+def test_wiring_claim_rarely_fails_by_chance():
+    from heldout import chance_of_failure
+
+    draws = {"l1": (TUNING_WIRING_Z["L1"], 3, "normal"),
+             "bimt": (TUNING_WIRING_Z["BIMT"], 3, "normal")}
+    assert chance_of_failure(wiring_claim, draws) < 0.001
+
+
+@pytest.mark.slow
+def test_bimt_wires_locally_and_l1_does_not(tmp_path):
+    from heldout import TEST_SEED0
+
+    from modlab.experiments.results import read_parquet
+    from modlab.sweep import run_experiment
+
+    out = run_experiment("growing-brains", "quick", tmp_path,
+                         {"seeds": 3, "seed0": TEST_SEED0, "settings": ["L1", "BIMT"]}).path
+    rows = read_parquet(out / "results.parquet")
+    z = {s: [r["wiring_z"] for r in rows if r["setting"] == s] for s in ("L1", "BIMT")}
+    assert all(len(v) == 3 for v in z.values()), z
+    assert wiring_claim(z["L1"], z["BIMT"]), z

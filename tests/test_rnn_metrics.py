@@ -153,3 +153,22 @@ def test_sparsity_counts_weights_above_threshold():
     w = [np.array([[0.5, -0.01], [0.0, 2.0]]), np.array([[-0.2, 0.1]])]
     s = sparsity(w, 0.1)
     assert (s.count, s.total) == (3, 6) and s.fraction == pytest.approx(0.5)
+
+
+def test_wiring_locality_of_nearest_neighbour_wiring_and_of_a_shuffled_grid():
+    from modlab.metrics import wiring_locality
+    from modlab.regularizers.bimt import grid_coords
+
+    xy = grid_coords(64).numpy()
+    d = np.abs(xy[:, None] - xy[None]).sum(-1)
+    near = np.where(np.isclose(d, 1 / 8), 1.0, 0.0)          # grid neighbours only
+    loc = wiring_locality(near, xy, n_shuffle=200)
+    assert loc.observed == pytest.approx(1 / 8) and loc.z < -10
+    perm = np.random.default_rng(0).permutation(64)           # the same wiring, units moved
+    moved = wiring_locality(near[np.ix_(perm, perm)], xy, n_shuffle=200)
+    assert moved.null_mean == pytest.approx(loc.null_mean, rel=0.02) and abs(moved.z) < 4
+    w = np.random.default_rng(1).standard_normal((64, 64))
+    manual = (np.abs(w) * d).sum() / np.abs(w).sum()
+    assert wiring_locality(w, xy, n_shuffle=50).observed == pytest.approx(manual)
+    with pytest.raises(ValueError, match="w_rec"):
+        wiring_locality(w[:5], xy)

@@ -33,7 +33,7 @@ _EXPORTS = {
         "l21", "plan_swaps", "weight_l1", "weight_l2", "weighted_activity")},
     **{n: "metrics" for n in (
         "best_newman_q", "functional_clusters", "locality", "ncut_zscore",
-        "participation_coefficient", "partition_agreement", "task_variance")},
+        "participation_coefficient", "partition_agreement", "task_variance", "wiring_locality")},
     "analyse_checkpoint": "analysis",
     "Store": "results",
     **{n: "sweep" for n in ("ProcessExecutor", "SerialExecutor", "ensemble_job", "execute",

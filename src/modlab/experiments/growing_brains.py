@@ -9,7 +9,14 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ..metrics import functional_clusters, locality, recurrent_modularity, sparsity, task_variance
+from ..metrics import (
+    functional_clusters,
+    locality,
+    recurrent_modularity,
+    sparsity,
+    task_variance,
+    wiring_locality,
+)
 from ..tasks.yang19 import RULES
 from ..train import RunConfig, with_overrides
 from .base import Context, Experiment, ExperimentConfig, Run, check_settings, register
@@ -112,7 +119,8 @@ def pruned_accuracy(t, fraction: float) -> tuple[float, float]:
 
 def network_measures(t, cfg: GrowingBrainsConfig, seed: int) -> dict:
     """Functional clusters (task variance, k by silhouette), their Newman Q and spectrum on
-    |W_rec|, spatial locality against shuffled positions, sparsity and pruning."""
+    |W_rec|, spatial locality of the clusters and of the wiring against shuffled positions,
+    sparsity and pruning."""
     from ..regularizers.bimt import grid_coords
 
     acts, masks = activity_by_rule(t)
@@ -125,6 +133,9 @@ def network_measures(t, cfg: GrowingBrainsConfig, seed: int) -> dict:
         loc = locality(grid_coords(cfg.hidden).numpy(), clusters.labels, n_shuffle=500, seed=seed)
         out |= {"q": rm.q, "k_star_w_rec": rm.k_star, "locality_z": loc.z}
     absw = np.abs(w_rec)
+    if absw.sum() > 0:
+        out["wiring_z"] = wiring_locality(w_rec, grid_coords(cfg.hidden).numpy(),
+                                          n_shuffle=500, seed=seed).z
     out["sparsity"] = sparsity(w_rec, cfg.prune * absw.max()).fraction
     acc_pruned, kept = pruned_accuracy(t, cfg.prune)
     out |= {"pruned_accuracy": acc_pruned, "kept_fraction": kept,
@@ -173,9 +184,10 @@ def plot_grids(cfg, trained, rows, path) -> None:
             draw_rnn_grid(ax, grid_coords(cfg.hidden).numpy(), np.asarray(r["labels"]),
                           t.model.w_rec[0].detach().numpy(), top=min(200, cfg.hidden),
                           node_size=min(40.0, 2400.0 / cfg.hidden))
-            ax.set_title(f"{name} (seed {r['seed']}): {r['clusters']} clusters,\n"
-                         f"locality z {r.get('locality_z', float('nan')):.1f}, "
-                         f"Q {r.get('q', float('nan')):.2f}")
+            ax.set_title(f"{name} (seed {r['seed']}): {r['clusters']} clusters, "
+                         f"Q {r.get('q', float('nan')):.2f},\n"
+                         f"cluster locality z {r.get('locality_z', float('nan')):.1f}, "
+                         f"wiring z {r.get('wiring_z', float('nan')):.1f}")
         fig.suptitle(f"units on the grid, coloured by functional cluster; the "
                      f"{min(200, cfg.hidden)} strongest recurrent weights (width ∝ |w|)")
         save(fig, path)
@@ -287,7 +299,7 @@ register(Experiment(
                   "stop_accuracy": 0.0, "test_trials": 16, "max_k": 12, "batch_size": 32},
         "paper": {"hidden": 400, "steps": 40_000, "seeds": 3, "pareto_lams": [1e-5, 1e-3]},
     },
-    summary_metrics=("mean_accuracy", "clusters", "q", "locality_z", "sparsity",
+    summary_metrics=("mean_accuracy", "clusters", "q", "locality_z", "wiring_z", "sparsity",
                      "pruned_accuracy", "steps_trained"),
     group_by=("setting", "lam"),
 ))

@@ -25,12 +25,14 @@ from .rnn import (
     Locality,
     RecurrentModularity,
     Sparsity,
+    WiringLocality,
     functional_clusters,
     locality,
     partition_q,
     recurrent_modularity,
     sparsity,
     task_variance,
+    wiring_locality,
 )
 from .spectral import (
     DEFAULT_RTOL,
@@ -53,6 +55,6 @@ __all__ = ["Spectrum", "adjacency", "affine_fit", "affine_r2", "deviation_from_l
            "layer_report", "live_rows", "module_count", "newman_q", "reorder_network",
            "reorder_neurons", "FunctionalClusters", "Locality", "RecurrentModularity", "Sparsity",
            "functional_clusters", "locality", "partition_q", "recurrent_modularity", "sparsity",
-           "task_variance", "RangeCheck", "range_margin", "DEFAULT_RTOL", "best_newman_q",
+           "task_variance", "WiringLocality", "wiring_locality", "RangeCheck", "range_margin", "DEFAULT_RTOL", "best_newman_q",
            "best_partition", "ncut", "ncut_zscore", "participation_coefficient",
            "partition_agreement", "random_walk_laplacian"]
