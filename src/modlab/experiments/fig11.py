@@ -8,6 +8,7 @@ from collections import defaultdict
 import numpy as np
 from pydantic import Field
 
+from ..atomic import atomic_write_text
 from ..metrics import affine_r2, step_quadratic_fit, trimmed_mean
 from .base import Context, Experiment, Run, register
 from .catalog import describe
@@ -20,7 +21,6 @@ from .compositional import (
     seed_runs,
 )
 from .plots import plt, save
-from .results import atomic_write_text
 
 GRID = np.linspace(-1, 1, 201)
 ARCHS = ("modular", "fc", "bottleneck", "fc_matched")

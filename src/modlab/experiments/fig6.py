@@ -9,13 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from pydantic import Field
 
+from ..atomic import atomic_write_text
 from ..metrics import exponential, fit_exponential, fit_sigmoid_log, sigmoid_log
 from .base import Context, Experiment, Run, register
 from .catalog import describe
 from .members import modularity_rows, with_overrides
 from .noise_figures import MLPFigureConfig, base_run
 from .plots import errorbar_by, save
-from .results import atomic_write_text
 
 
 class Fig6Config(MLPFigureConfig):

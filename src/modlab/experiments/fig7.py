@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from ..atomic import atomic_write_text
 from ..train import evaluate_mse
 from .base import Context, Experiment, Run, register
 from .catalog import describe
 from .members import Trained, modularity_rows, with_overrides
 from .noise_figures import MLPFigureConfig, base_run
 from .plots import errorbar_by, save
-from .results import atomic_write_text
 
 
 class Fig7Config(MLPFigureConfig):

@@ -21,7 +21,7 @@ from ..tasks.yang19 import RULES
 from ..train import RunConfig, with_overrides
 from .base import Context, Experiment, ExperimentConfig, Run, check_settings, register
 from .catalog import describe
-from .plots import plt, save
+from .plots import excluded, plt, save
 
 SETTINGS = ("none", "L1", "L1+local", "L1+swap", "BIMT")
 
@@ -127,15 +127,15 @@ def network_measures(t, cfg: GrowingBrainsConfig, seed: int) -> dict:
     tv = task_variance(acts, masks)
     clusters = functional_clusters(tv, ks=range(2, cfg.max_k + 1), seed=seed)
     w_rec = t.model.w_rec[0].detach().numpy()
+    coords = grid_coords(cfg.hidden).numpy()
     out = {"active_units": int(clusters.active.sum()), "clusters": int(clusters.k)}
     if clusters.k >= 2:
         rm = recurrent_modularity(w_rec, clusters.labels)
-        loc = locality(grid_coords(cfg.hidden).numpy(), clusters.labels, n_shuffle=500, seed=seed)
+        loc = locality(coords, clusters.labels, n_shuffle=500, seed=seed)
         out |= {"q": rm.q, "k_star_w_rec": rm.k_star, "locality_z": loc.z}
     absw = np.abs(w_rec)
     if absw.sum() > 0:
-        out["wiring_z"] = wiring_locality(w_rec, grid_coords(cfg.hidden).numpy(),
-                                          n_shuffle=500, seed=seed).z
+        out["wiring_z"] = wiring_locality(w_rec, coords, n_shuffle=500, seed=seed).z
     out["sparsity"] = sparsity(w_rec, cfg.prune * absw.max()).fraction
     acc_pruned, kept = pruned_accuracy(t, cfg.prune)
     out |= {"pruned_accuracy": acc_pruned, "kept_fraction": kept,
@@ -253,9 +253,9 @@ def plot_pareto(rows, path) -> None:
         ax.set_ylabel("error (1 − mean task accuracy)")
         ax.legend(title="setting (one\nmarker per run)", loc="upper left",
                   bbox_to_anchor=(1.01, 1.0))
-        gone = sum(1 for r in rows if r.get("diverged"))
+        gone = excluded(sum(1 for r in rows if r.get("diverged")), len(rows))
         if gone:
-            ax.set_title(f"{gone} of {len(rows)} runs diverged (not shown)")
+            ax.set_title(gone)
         save(fig, path)
 
 

@@ -19,7 +19,7 @@ from ..train import RunConfig, with_overrides  # noqa: E402
 from ..train.restarts import best_restarts, restart_seeds  # noqa: E402
 from .base import Context, Experiment, ExperimentConfig, Run, register  # noqa: E402
 from .catalog import describe
-from .plots import save  # noqa: E402
+from .plots import excluded, save  # noqa: E402
 from .range_plots import draw_range_check, plot_range_check  # noqa: E402, F401
 
 CLAIMS = {  # the spec's table: (margin, trained mixing); 0.0 stands for "≥ 0" and "0.00"
@@ -192,9 +192,9 @@ def plot_mixing_vs_margin(rows, path: Path) -> Path:
         ax.set_ylabel("trained mixing (max over latents)")
         ax.legend(title="data set (one marker per seed)", loc="upper left",
                   bbox_to_anchor=(1.01, 1.0))
-        gone = sum(1 for r in rows if r.get("diverged"))
+        gone = excluded(sum(1 for r in rows if r.get("diverged")), len(rows))
         if gone:
-            ax.set_title(f"{gone} of {len(rows)} runs diverged (not shown)")
+            ax.set_title(gone)
         return save(fig, path)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..atomic import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+from ..atomic import atomic_write_bytes
 
 
 def write_parquet(rows: Sequence[dict], path: Path) -> None:

@@ -18,7 +18,7 @@ from ..tasks.sources import support_components  # noqa: E402
 from ..train import RunConfig, with_overrides  # noqa: E402
 from .base import Context, Experiment, ExperimentConfig, Run, register  # noqa: E402
 from .catalog import describe
-from .plots import save  # noqa: E402
+from .plots import excluded, save  # noqa: E402
 
 DROPS = [0, 1, 3, 6, 10, 15, 21, 28, 36]
 # Spec 3: the authors' corner-drop mixing indices for DROPS.
@@ -101,9 +101,9 @@ def plot_mixing_vs_drops(rows, path: Path) -> Path:
         count_axis(ax.xaxis)
         ax.set_ylabel("mixing index of the hidden code")
         ax.legend(title="mean ± sd over seeds", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        gone = sum(1 for r in rows if not np.isfinite(r["mixing_index"]))
+        gone = excluded(sum(1 for r in rows if not np.isfinite(r["mixing_index"])), len(rows))
         if gone:
-            ax.set_title(f"{gone} of {len(rows)} runs diverged (not shown)")
+            ax.set_title(gone)
         return save(fig, path)
 
 

@@ -23,10 +23,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..atomic import atomic_write_bytes, atomic_write_text
 from ..experiments import get_experiment
 from ..experiments.base import Context, Run
 from ..experiments.members import Trained
-from ..experiments.results import atomic_write_text, summary_table, write_parquet
+from ..experiments.results import summary_table, write_parquet
 from ..results import Store
 from .execute import CHECKPOINT_EVERY, Report, execute
 from .resources import check_resources
@@ -188,8 +189,6 @@ def _write_checkpoint(folder: Path, t: Trained) -> None:
     """The run's parameters (safetensors) and config (JSON sidecar): `modlab analyze` reads
     these like any modlab checkpoint."""
     from safetensors.torch import save as to_bytes
-
-    from ..atomic import atomic_write_bytes
 
     name = "-".join(f"{k}={v}" for k, v in t.labels.items()).replace("/", "_").replace(" ", "")
     name = name[:120] or t.result.key

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..experiments.results import atomic_write_text
+from ..atomic import atomic_write_text
 from ..results import Store
 from .execute import CHECKPOINT_EVERY, Report, execute
 from .executor import SerialExecutor
