@@ -28,6 +28,8 @@ SETTINGS = ("none", "L1", "L1+local", "L1+swap", "BIMT")
 
 class GrowingBrainsConfig(ExperimentConfig):
     hidden: int = Field(400, ge=4, description="recurrent units, a perfect square (400 = 20 × 20)")
+    dt: float = Field(20.0, gt=0, le=100, description="the tasks' time step, ms")
+    tau: float = Field(100.0, gt=0, description="τ: the units' time constant, ms (α = dt/τ)")
     rules: list[str] = Field(default_factory=lambda: list(RULES), min_length=1)
     settings: list[str] = Field(default_factory=lambda: ["none", "L1", "BIMT"])
     lam: float = Field(1e-4, ge=0, description="λ of the wiring cost (L1 when A = 0)")
@@ -67,9 +69,9 @@ def base_config(cfg: GrowingBrainsConfig) -> RunConfig:
     bad = [r for r in cfg.rules if r not in RULES]
     if bad:
         raise ValueError(f"invalid 'rules' value {bad[0]!r}; allowed: {', '.join(RULES)}")
-    return RunConfig(task={"name": "yang19", "params": {"rules": cfg.rules,
+    return RunConfig(task={"name": "yang19", "params": {"rules": cfg.rules, "dt": cfg.dt,
                                                         "test_trials": cfg.test_trials}},
-                     net={"kind": "rnn", "hidden": cfg.hidden},
+                     net={"kind": "rnn", "hidden": cfg.hidden, "tau": cfg.tau},
                      optim={"steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
                             "eval_every": min(cfg.eval_every, cfg.steps),
                             "stop_accuracy": cfg.stop_accuracy})

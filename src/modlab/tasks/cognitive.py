@@ -15,6 +15,8 @@ import numpy as np
 from . import yang19
 from .base import register_task
 
+MEASURES = {"strict": yang19.performance, "get_perf": yang19.get_perf}
+
 
 class CognitiveTask:
     is_stream = True
@@ -56,13 +58,16 @@ class CognitiveTask:
 
         return torch.from_numpy(self.test_set()[0])
 
-    def accuracy(self, y_hat: np.ndarray) -> dict[str, float]:
-        """Per rule, the fraction of test trials performed correctly (Yang 2019); y_hat is the
-        network's output on `test_set()` (trials in rule order)."""
+    def accuracy(self, y_hat: np.ndarray, measure: str = "strict") -> dict[str, float]:
+        """Per rule, the fraction of test trials performed correctly; y_hat is the network's
+        output on `test_set()` (trials in rule order). measure: "strict" (`yang19.performance`:
+        π/10, fixation held throughout) or "get_perf" (Yang's code: 0.2π, last step only)."""
+        if measure not in MEASURES:
+            raise ValueError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
         out, start = {}, 0
         for rule, batch in self.test_batches.items():
             n = batch.batch_size
-            out[rule] = float(yang19.performance(y_hat[start:start + n], batch).mean())
+            out[rule] = float(MEASURES[measure](y_hat[start:start + n], batch).mean())
             start += n
         return out
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator
 
 
 class Strict(BaseModel):
@@ -26,6 +26,10 @@ class ModelConfig(Strict):
     """Base of every model kind's config; `kind` selects the factory (train/kinds)."""
 
     kind: str
+
+    def check_task(self, task: TaskConfig) -> None:
+        """Raise a one-line ValueError where this model cannot run `task` as configured
+        (e.g. an RNN's α = dt/τ against the task's dt)."""
 
 
 MODEL_CONFIGS: dict[str, type[ModelConfig]] = {}
@@ -135,6 +139,10 @@ class OptimConfig(Strict):
     weight_decay: float = Field(0.0, ge=0.0)
     eval_every: int = Field(500, ge=1)
     eval_train: bool = Field(False, description="also log the loss on the whole training set")
+    clip: float = Field(0.0, ge=0.0, description="clamp each gradient value to ±clip before "
+                        "the update (Yang 2019: 1; 0 = off)")
+    warmup: int = Field(0, ge=0, description="ramp the learning rate linearly over this many "
+                        "first steps (0 = off)")
     stop_accuracy: float = Field(0.0, ge=0, le=1, description="stop a member once every task "
                                  "of its test set reaches this accuracy (kinds that measure "
                                  "accuracy; 0 = never)")
@@ -160,6 +168,13 @@ class RunConfig(Strict):
             if kind not in MODEL_CONFIGS:
                 raise ValueError(f"unknown net.kind {kind!r}; allowed: {', '.join(MODEL_CONFIGS)}")
             return MODEL_CONFIGS[kind].model_validate({**value, "kind": kind})
+        return value
+
+    @field_validator("net")
+    @classmethod
+    def _fits_task(cls, value: ModelConfig, info: ValidationInfo) -> ModelConfig:
+        if isinstance(info.data.get("task"), TaskConfig):
+            value.check_task(info.data["task"])
         return value
 
     def key(self) -> str:

@@ -114,7 +114,8 @@ def train_ensemble(configs: Sequence[RunConfig], *, device: str | torch.device =
                   on_eval=on_eval,
                   callbacks=[*kind.callbacks(configs, model, datasets[0]), *callbacks],
                   schedule=reg_schedule(configs), eval_train=o.eval_train,
-                  checkpoint=checkpoint, engine=engine, threads=threads)
+                  checkpoint=checkpoint, engine=engine, threads=threads, clip=o.clip,
+                  warmup=o.warmup)
     return EnsembleRun(configs, model, history, datasets)
 
 

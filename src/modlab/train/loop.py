@@ -57,6 +57,13 @@ class Callback:
     def on_eval(self, step: int, history: History) -> None:
         pass
 
+    def diverged(self, step: int, history: History, model: nn.Module) -> torch.Tensor | None:
+        """After each evaluation, before `finished`: a (M,) bool mask of members whose state
+        has run away although their loss has not (e.g. exploding activity under a bounded
+        loss). They are reported in `History.diverged_at` and frozen like members whose
+        loss diverged. None: nobody."""
+        return None
+
     def finished(self, step: int, history: History, model: nn.Module) -> torch.Tensor | None:
         """After each evaluation: a (M,) bool mask of members that are done (e.g. reached an
         accuracy criterion). They keep their parameters from then on; when every member is
@@ -182,7 +189,8 @@ def fit(model: nn.Module, objective: Callable, data: Data | Stream, *, seeds: Se
         on_eval: Callable[[int, History], None] | None = None,
         callbacks: Sequence[Callback] = (), schedule: Callable[[int], torch.Tensor] | None = None,
         eval_train: bool = False, checkpoint: Checkpoint | None = None,
-        engine: str = "auto", threads: int | None = None) -> History:
+        engine: str = "auto", threads: int | None = None, clip: float = 0.0,
+        warmup: int = 0) -> History:
     """Train all M members of `model` for `steps` Adam steps; returns the loss history.
 
     `objective(model, x, y, mask)` returns (loss to minimise, task loss), each (M,), and
@@ -206,6 +214,8 @@ def fit(model: nn.Module, objective: Callable, data: Data | Stream, *, seeds: Se
     manual engine whenever it supports the model and objective.
     threads: torch threads for the duration of the call (None → `runtime.default_threads()`,
     i.e. 1 unless $MODLAB_THREADS says otherwise; 0 → leave torch's setting).
+    clip: clamp every gradient value to ±clip before the Adam update; warmup: ramp the
+    learning rate linearly over the first `warmup` steps (0 = off for both; `FlatAdam`).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
@@ -218,7 +228,7 @@ def fit(model: nn.Module, objective: Callable, data: Data | Stream, *, seeds: Se
     with torch_threads(threads):
         return _Loop(model, objective, data, seeds, steps, batch_size, lr, optimizer,
                      weight_decay, eval_every, loop_callbacks, schedule, eval_train,
-                     checkpoint, manual).run()
+                     checkpoint, manual, clip, warmup).run()
 
 
 class _AutogradStep:
@@ -252,14 +262,15 @@ class _Loop:
     """The state of one `fit` call; `run` is the loop."""
 
     def __init__(self, model, objective, data, seeds, steps, batch_size, lr, optimizer,
-                 weight_decay, eval_every, callbacks, schedule, eval_train, checkpoint, manual):
+                 weight_decay, eval_every, callbacks, schedule, eval_train, checkpoint, manual,
+                 clip=0.0, warmup=0):
         self.model, self.objective, self.data = model, objective, data
         self.members, self.steps, self.eval_every = len(seeds), steps, eval_every
         self.callbacks, self.schedule, self.eval_train = callbacks, schedule, eval_train
         self.checkpoint = checkpoint
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.flat = FlatParameters(self.params)
-        self.opt = FlatAdam(self.flat, optimizer, lr, weight_decay)
+        self.opt = FlatAdam(self.flat, optimizer, lr, weight_decay, clip=clip, warmup=warmup)
         self.gradient_step = (manual or _AutogradStep)(model, objective, self.flat)
         self.opt_step = self.opt.raw_step if manual else self.opt.step   # raw: in inference mode
         device = self.flat.data.device
@@ -372,6 +383,13 @@ class _Loop:
         self.since_eval = 0
         for c in self.callbacks:
             c.on_eval(step, h)
+        for c in self.callbacks:
+            bad = c.diverged(step, h, self.model)
+            if bad is not None:
+                newly = bad.cpu() & ~self.freezer.dead
+                if bool(newly.any()):
+                    h.diverged_at[newly.numpy()] = step
+                    self.freezer.mark(newly)
         for c in self.callbacks:
             done = c.finished(step, h, self.model)
             if done is not None:

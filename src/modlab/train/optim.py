@@ -58,14 +58,27 @@ class FlatAdam:
 
     Uses torch's fused kernel where it exists (CPU and CUDA, torch ≥ 2.4), else the same
     update written out; both equal `torch.optim.Adam` to float rounding.
+
+    clip > 0 clamps every gradient value to [−clip, clip] before the update (Yang et al. 2019,
+    gyyang/multitask network.py: ±1). On the flat buffer, so it acts the same whichever
+    engine filled it, and per value, so a member's update never depends on its ensemble.
+    warmup > 0 ramps the learning rate linearly from lr/warmup at the first step to lr at step
+    `warmup` (Goyal et al. 2017, "Accurate, large minibatch SGD", §2.2): Adam's first updates
+    move every weight by ≈ lr at once, whatever the size of its gradient.
     """
 
     def __init__(self, flat: FlatParameters, name: str, lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 clip: float = 0.0, warmup: int = 0):
+        if clip < 0:
+            raise ValueError(f"clip must be >= 0 (0 = off), got {clip}")
+        if warmup < 0:
+            raise ValueError(f"warmup must be >= 0 steps (0 = off), got {warmup}")
         if name not in ("adam", "adamw"):
             raise ValueError(f"optimizer must be one of ['adam', 'adamw'], got {name!r}")
         self.flat, self.decoupled = flat, name == "adamw"
         self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
+        self.clip, self.warmup = clip, warmup
         self.exp_avg = torch.zeros_like(flat.data)
         self.exp_avg_sq = torch.zeros_like(flat.data)
         self.step_t = torch.zeros((), dtype=torch.float32, device=flat.data.device)
@@ -116,20 +129,23 @@ class FlatAdam:
         """`step` without the no_grad guard (for callers that hold one)."""
         self.steps += 1
         p, g = self.flat.data, self.flat.grad
+        if self.clip:
+            g.clamp_(-self.clip, self.clip)
         b1, b2 = self.betas
+        lr = self.lr * min(1.0, self.steps / self.warmup) if self.warmup else self.lr
         if self._fused is not None:
             self.step_t.add_(self._one)   # a tensor: a Python 1 costs 4 extra ops
             self._fused([p], [g], [self.exp_avg], [self.exp_avg_sq], [], [self.step_t],
-                        lr=self.lr, beta1=b1, beta2=b2, weight_decay=self.weight_decay,
+                        lr=lr, beta1=b1, beta2=b2, weight_decay=self.weight_decay,
                         eps=self.eps, amsgrad=False, maximize=False)
             return
         if self.weight_decay:
             if self.decoupled:
-                p.mul_(1 - self.lr * self.weight_decay)
+                p.mul_(1 - lr * self.weight_decay)
             else:
                 g = g.add(p, alpha=self.weight_decay)
         self.exp_avg.lerp_(g, 1 - b1)
         self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
         bias1, bias2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
         denom = (self.exp_avg_sq.sqrt() / math.sqrt(bias2)).add_(self.eps)
-        p.addcdiv_(self.exp_avg, denom, value=-self.lr / bias1)
+        p.addcdiv_(self.exp_avg, denom, value=-lr / bias1)

@@ -209,6 +209,26 @@ def performance(y_hat: np.ndarray, batch: TrialBatch, *, tol: float = PERF_TOL) 
     return np.where(np.isnan(batch.target), held_always, responded)
 
 
+GET_PERF_TOL = 0.2 * np.pi   # Yang's code (network.py get_perf)
+
+
+def get_perf(y_hat: np.ndarray, batch: TrialBatch) -> np.ndarray:
+    """Yang et al. 2019's own correctness measure (gyyang/multitask network.py ``get_perf``),
+    (B,) bool: only each trial's last step is read; correct when the answer is to keep
+    fixating and the fixation output is > 0.5, or when fixation is broken and popvec(ring
+    output) is within 0.2π of the target. Laxer than `performance` (π/10, fixation held on
+    every step before the response): report both, say which a headline uses."""
+    y_hat = np.asarray(y_hat)
+    if y_hat.shape != batch.y.shape:
+        raise ValueError(f"y_hat must have the batch's target shape {batch.y.shape}, "
+                         f"got {y_hat.shape}")
+    rows, last = np.arange(batch.batch_size), batch.length - 1
+    fixating = y_hat[rows, last, 0] > FIX_THRESHOLD
+    with np.errstate(invalid="ignore"):
+        on_target = angular_distance(popvec(y_hat[rows, last, 1:]), batch.target) < GET_PERF_TOL
+    return np.where(np.isnan(batch.target), fixating, ~fixating & on_target)
+
+
 def rule_names(batch: TrialBatch) -> list[str]:
     """The rule name of each trial."""
     return [RULES[i] for i in batch.rule]
