@@ -170,3 +170,12 @@ def sig(x: float, digits: int = 2) -> str:
         return "0"
     places = max(digits - 1 - math.floor(math.log10(abs(x))), 0)
     return f"{x:.{places}f}"
+
+
+def mode_count(values) -> str:
+    """A discrete value over seeds, compactly: its most common value and share, "4 (3/5)"."""
+    vals = [int(v) for v in finite(values)]
+    if not vals:
+        return "n/a"
+    value, count = Counter(vals).most_common(1)[0]
+    return f"{value} ({count}/{len(vals)})"

@@ -1,7 +1,7 @@
 """Qian, Liang & Fiete 2025, Figs. 8, 9, 11, 12, 13 (docs/figures-composition.md)."""
 from __future__ import annotations
 
-from ..data import mean, ordered, pm, ratio, sci, sci_pm, table
+from ..data import fixed, mean, ordered, pm, ratio, sci, sci_pm, table
 from . import table as register
 
 ARCHS = ("modular", "fc", "bottleneck", "fc_matched")
@@ -57,3 +57,66 @@ def fig8_params(pkg) -> str:
             f"{gauss[a] / gauss['modular']:.1f}"] for a in ARCHS if a in gauss]
     return table(["architecture", "layers", "parameters (Gaussian, PReLU)",
                   "parameters (sinusoid, leaky ReLU)", "× modular"], out)
+
+
+def fraction_of(flags) -> str:
+    """True among the values that are set (unfitted networks have none): "8/10"."""
+    vals = [bool(v) for v in flags if v is not None and v == v]
+    return f"{sum(vals)}/{len(vals)}"
+
+
+@register("fig9/paper")
+def fig9(pkg) -> str:
+    rows = pkg.rows
+    out = []
+    for m in sorted(rows.m.unique()):
+        g = rows[rows.m == m]
+        out.append([m, pm(g.deviation, 3), pm(g.deviation_max, 3), fraction_of(g.fc_nonlinear),
+                    pm(g.module_r2_min), fraction_of(g.fitted), sci_pm(g.test_loss)])
+    return table(["m", "deviation (mean over modules)", "max module deviation",
+                  "fraction FC-nonlinear", "module R² (min)", "fitted", "test MSE"], out)
+
+
+@register("fig12/grid")
+def fig12(pkg) -> str:
+    """Mean deviation over the fitted networks (FC-nonlinear fraction) per m and head depth."""
+    rows = pkg.rows
+    depths = sorted(rows.fc_depth.unique())
+    out = []
+    for m in sorted(rows.m.unique()):
+        cells = []
+        for d in depths:
+            g = rows[(rows.m == m) & (rows.fc_depth == d)]
+            cells.append(f"{fixed(mean(g.deviation), 3)} ({fraction_of(g.fc_nonlinear)})")
+        out.append([m, *cells])
+    return table(["m", *(f"FC depth {d}" if i == 0 else str(d) for i, d in enumerate(depths))],
+                 out)
+
+
+@register("fig12/unfitted")
+def fig12_unfitted(pkg) -> str:
+    rows = pkg.rows
+    out = [[m, d, f"{int((~g.fitted.astype(bool)).sum())}/{len(g)}"]
+           for (m, d), g in rows.groupby(["m", "fc_depth"]) if not g.fitted.astype(bool).all()]
+    return table(["m", "FC depth", "unfitted (test MSE > fit threshold)"], out or [["–", "–",
+                                                                                     "none"]])
+
+
+@register("fig11/paper")
+def fig11(pkg) -> str:
+    """25–75 % trimmed mean of the OOD MSE over seeds per r (as the paper), and the modular
+    seeds with a ridge solution or an odd module."""
+    from modlab.metrics.functional import trimmed_mean
+
+    rows = pkg.rows
+    archs = [a for a in ARCHS if a in set(rows.arch)]
+    out = []
+    for r in sorted(rows.r.unique()):
+        at = rows[rows.r == r]
+        ood = {a: trimmed_mean(at[at.arch == a].ood_loss) for a in archs}
+        mod = at[at.arch == "modular"]
+        out.append([f"{r:g}", *(sci(ood[a]) for a in archs),
+                    ratio(ood["fc"] / ood["modular"]), fraction_of(mod.ridge),
+                    fraction_of(mod.odd_module)])
+    return table(["r", *(ARCH_NAMES[a] for a in archs), "FC / modular",
+                  "modular ridge seeds", "modular odd-module seeds"], out)

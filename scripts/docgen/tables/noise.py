@@ -1,7 +1,7 @@
 """Qian, Liang & Fiete 2025, Figs. 1–7 (docs/figures.md, docs/figures-noise.md)."""
 from __future__ import annotations
 
-from ..data import counts, mean, ordered, pm, sci, table
+from ..data import counts, mean, mode_count, ordered, pm, sci, table
 from . import table as register
 
 
@@ -93,3 +93,82 @@ def spectrum(fig1_pkg, fig4_pkg) -> str:
             out.append([pkg.name, names.get(s, s), f"{mean(g.gap_at_true_k):.2f} → "
                         f"{mean(g.gap_reference):.2f}", f"{same}/{len(g)}"])
     return table(["run", "setting", "g₄ exact → authors'", "same k\\* (seeds)"], out)
+
+
+@register("fig7/paper")
+def fig7(pkg) -> str:
+    """Per N: layer-0 g₄ and k* of WA and L2 only, their noisy test MSE, the L2/WA ratio with
+    its per-seed range (seeds paired: a seed draws one data set for both), noise-free MSE."""
+    rows = layer(pkg.rows, 0)
+    out = []
+    for n in sorted(rows.n_train.unique()):
+        at = rows[rows.n_train == n]
+        wa, l2 = at[at.setting == "WA"].set_index("seed"), at[at.setting == "L2 only"].set_index(
+            "seed")
+        paired = (l2.noisy_test_loss / wa.noisy_test_loss).dropna()
+        out.append([f"{n:,}", f"{mean(wa.gap_at_true_k):.2f}, {mode_count(wa.k_star)}",
+                    f"{mean(l2.gap_at_true_k):.2f}, {mode_count(l2.k_star)}",
+                    sci(mean(wa.noisy_test_loss)), sci(mean(l2.noisy_test_loss)),
+                    f"{mean(l2.noisy_test_loss) / mean(wa.noisy_test_loss):.2f} "
+                    f"({paired.min():.2f}–{paired.max():.2f})",
+                    f"{sci(mean(wa.test_loss))} / {sci(mean(l2.test_loss))}"])
+    return table(["N", "WA g₄, k\\* (seeds)", "L2 g₄, k\\* (seeds)", "WA noisy MSE",
+                  "L2 noisy MSE",
+                  "L2 / WA noisy (per seed)", "WA / L2 noise-free MSE"], out)
+
+
+@register("fig2/paper")
+def fig2(pkg) -> str:
+    rows = layer(pkg.rows, 0)
+    out = [[f"{sigma:g}", pm(g.gap_at_true_k), counts(g.k_star), sci(mean(g.test_loss))]
+           for sigma in sorted(rows.sigma.unique()) for g in [rows[rows.sigma == sigma]]]
+    return table(["σ", "layer-0 g_4", "k\\* (seeds)", "noise-free test MSE"], out)
+
+
+def fig6_fits(pkg):
+    fits = pkg.rows[pkg.rows.setting.str.startswith("sigmoid fit")].sort_values("modules")
+    points = pkg.rows[pkg.rows.n_train.notna()]
+    return fits, points
+
+
+@register("fig6/nstar")
+def fig6(pkg) -> str:
+    """Per n: N* of the sigmoid fit (± its delta-method error), se(log N*), whether it is
+    identifiable (docs/figures-noise.md), the ratio to the previous n, and g_n at the largest N."""
+    fits, points = fig6_fits(pkg)
+    largest = points.n_train.max()
+    out, previous = [], None
+    for _, f in fits.iterrows():
+        top = points[(points.modules == f.modules) & (points.n_train == largest)]
+        step = f"{f.nstar / previous:.2f}" if previous and f.determined else ""
+        out.append([int(f.modules), f"{f.nstar:.1f} ± {f.nstar_se:.1f}", f"{f.log_nstar_se:.2f}",
+                    "yes" if f.determined else "no", step, pm(top.gap_at_true_k)])
+        previous = f.nstar if f.determined else None
+    return table(["n", "N*", "se(log N*)", "determined", "N*(n) / N*(n − 1)",
+                  f"layer-0 g_n at N = {int(largest):,}"], out)
+
+
+@register("fig6/growth")
+def fig6_growth(pkg) -> str:
+    """The determined N* against n: the experiment's weighted exponential fit, and both an
+    exponential and a power law fitted by weighted least squares on log N* (weights
+    1/se(log N*)) with their χ², to compare the two laws on equal terms."""
+    import numpy as np
+
+    fits, _ = fig6_fits(pkg)
+    ok = fits[fits.determined.astype(bool)]
+    exp = pkg.rows[pkg.rows.setting == "exponential fit"]
+    out = []
+    if len(exp):
+        e = exp.iloc[0]
+        out.append(["exponential (the experiment's fit)", f"r = {e.exp_rate:.2f} ± "
+                    f"{e.exp_rate_se:.2f}; N* doubles every {e.doubling:.2f} ± "
+                    f"{e.doubling_se:.2f} modules", ""])
+    if len(ok) >= 3:
+        y, w = ok.log_nstar.to_numpy(), 1 / ok.log_nstar_se.to_numpy()
+        for name, x, label in (("exponential N* ∝ e^(r n)", ok.modules.to_numpy(float), "r"),
+                               ("power law N* ∝ n^p", np.log(ok.modules.to_numpy(float)), "p")):
+            slope, icept = np.polyfit(x, y, 1, w=w)
+            chi2 = float(np.sum((w * (y - (icept + slope * x))) ** 2))
+            out.append([name, f"{label} = {slope:.2f}", f"{chi2:.0f} ({len(ok) - 2} dof)"])
+    return table(["law", "fit", "χ² (weighted least squares on log N*)"], out)
