@@ -6,7 +6,9 @@
 
 Blocks are marked in README.md and docs/*.md (`<!-- table: NAME -->` … `<!-- end table -->`,
 `<!-- figure: EXPERIMENT/FILE.png -->` … `<!-- end figure -->`); scripts/docgen/build.py
-explains them, scripts/docgen/tables/ holds one function per table.
+explains them, scripts/docgen/tables/ holds one function per table, and
+`<!-- table: EXPERIMENT/summary -->` shows any experiment's own summary table. A block whose
+experiment is not in results/paper yet is left as it is and listed as pending.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import ROOT, Package, packages
-from .tables import TABLES
+from .tables import lookup
 
 BLOCK = re.compile(r"<!-- (table|figure): (\S+) -->\n(.*?)<!-- end \1 -->", re.S)
 FIGURES = ROOT / "docs" / "figures"
@@ -53,7 +53,7 @@ def figure_block(doc: Path, pkg: Package, png: str) -> str:
 
 
 def table_block(doc: Path, name: str, pkgs: dict[str, Package]) -> str:
-    spec = TABLES[name]
+    spec = lookup(name)
     body = spec.render(*(pkgs[n] for n in spec.needs))
     sources = " ".join(pkgs[n].source(_rel(doc, pkgs[n].path)) for n in spec.needs)
     return f"{body}\n\n{sources}\n"
@@ -63,9 +63,9 @@ def render(doc: Path, text: str, pkgs: dict[str, Package], out: Outcome) -> str:
     def fill(match: re.Match) -> str:
         kind, name, old = match.groups()
         if kind == "table":
-            if name not in TABLES:
+            if lookup(name) is None:
                 raise ValueError(f"{doc.name}: unknown table {name!r} (docgen.tables)")
-            missing = [n for n in TABLES[name].needs if n not in pkgs]
+            missing = [n for n in lookup(name).needs if n not in pkgs]
             new = None if missing else table_block(doc, name, pkgs)
         else:
             exp, _, png = name.partition("/")

@@ -25,4 +25,22 @@ def table(name: str, *needs: str):
     return register
 
 
+def summary_table(pkg) -> str:
+    """The run's own summary table (summary.md): mean ± sd over seeds of the experiment's
+    summary measures, for experiments without a table of their own here yet."""
+    lines = [line for line in pkg.file("summary.md").read_text().splitlines()
+             if line.startswith("|")]
+    return "\n".join(lines)
+
+
+def lookup(name: str) -> Table | None:
+    """The table `name`, or `<experiment>/summary` (the run's summary table) for any
+    experiment."""
+    if name in TABLES:
+        return TABLES[name]
+    if name.endswith("/summary") and name.count("/") == 1:
+        return Table(name, (name.split("/")[0],), summary_table)
+    return None
+
+
 from . import bimt, composition, noise, ranges  # noqa: E402,F401  (they register their tables)
