@@ -15,10 +15,12 @@ import torch
 from pydantic import Field
 
 from ...nn.rnn import LeakyRNN
+from ...regularizers.bimt import grid_coords, side_line
 from ..config import ModelConfig
+from ..engine_rnn import RNNGradient
 from ..loop import Callback
 from ..objective import Objective
-from .base import ModelKind, register_model
+from .base import ModelKind, Size, register_model
 
 
 class RNNConfig(ModelConfig):
@@ -89,12 +91,23 @@ def _test_outputs(model, task) -> np.ndarray:
 
 
 def callbacks(configs, model, task=None) -> list:
-    from ..callbacks import BIMTSwaps
-
-    out = [BIMTSwaps.for_rnn(configs)] if any(c.reg.swap_every for c in configs) else []
     if configs[0].optim.stop_accuracy > 0 and hasattr(task, "accuracy"):
-        out.append(AccuracyStop(configs, task))
-    return out
+        return [AccuracyStop(configs, task)]
+    return []
+
+
+def size(net: RNNConfig, n_in: int, n_out: int) -> Size:
+    return Size(net.hidden * (net.hidden + n_in + n_out + 1) + n_out, net.hidden)
+
+
+def swap_layout(model: LeakyRNN) -> list[dict]:
+    """The recurrent units on their grid (`LeakyRNN.wiring_layout`): W_in's rows, W_rec's
+    rows and columns, the bias, W_out's columns."""
+    return [{"w_in": model.w_in, "w_out": model.w_out, "recurrent": model.w_rec,
+             "coords": grid_coords(model.hidden_size),
+             "pre": side_line(model.n_in, "left"), "post": side_line(model.n_out, "right"),
+             "owners": [(model.w_in, 1), (model.w_rec, 1), (model.w_rec, 2), (model.b, 1),
+                        (model.w_out, 2)]}]
 
 
 @torch.no_grad()
@@ -113,4 +126,5 @@ def measure(model: LeakyRNN, configs, datasets) -> list[dict]:
 
 
 RNN_KIND = register_model(ModelKind("rnn", RNNConfig, build, objective, callbacks=callbacks,
-                                    measure=measure))
+                                    measure=measure, size=size, swap_layout=swap_layout,
+                                    engine=RNNGradient))
