@@ -144,7 +144,7 @@ def test_bad_files_in_a_store_are_skipped_with_a_warning(tmp_path):
     assert len(warned) == 3
     for name in ("truncated.parquet", "random.parquet", "other.parquet"):
         assert sum(name in ln for ln in warned) == 1, name
-    assert "not a modlab run row" in next(ln for ln in warned if "other" in ln)
+    assert "not modlab run rows" in next(ln for ln in warned if "other" in ln)
     assert result.output.splitlines()[-1] == "2,2"         # the wrong schema is not a run
 
 

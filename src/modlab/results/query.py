@@ -72,8 +72,9 @@ def _read(file: Path):
         return None
 
 
-def _run_row(file: Path):
-    """A store's run file as a one-row table, or None (warned) when it is not one."""
+def _run_rows(file: Path):
+    """A store's run file (one run, or packed records of many) as a table, or None (warned)
+    when it holds no run rows."""
     import pyarrow as pa
 
     table = _read(file)
@@ -81,10 +82,9 @@ def _run_row(file: Path):
         return None
     missing = [k for k in RUN_KEYS if k not in table.schema.names
                or not pa.types.is_string(table.schema.field(k).type)]
-    if missing or table.num_rows != 1:
-        what = f"no text column {missing[0]!r}" if missing else f"{table.num_rows} rows"
-        warnings.warn(f"skipped {file}: not a modlab run row ({what})", SkippedFile,
-                      stacklevel=2)
+    if missing:
+        warnings.warn(f"skipped {file}: not modlab run rows (no text column {missing[0]!r})",
+                      SkippedFile, stacklevel=2)
         return None
     return table
 
@@ -171,7 +171,7 @@ def connect(path: str | Path):
         raise ImportError("querying results needs DuckDB: pip install duckdb") from None
     root = Path(path)
     files = sorted(f for d in store_dirs(root) for f in (d / "runs").glob("*.parquet"))
-    runs = [t for f in files if (t := _run_row(f)) is not None]
+    runs = [t for f in files if (t := _run_rows(f)) is not None]
     if not runs:
         raise ValueError(f"{root} holds no readable runs ({len(files)} Parquet file(s) skipped)")
     raw = combine(runs)
