@@ -90,7 +90,9 @@ def test_swap_keeps_the_function_and_lowers_wiring_length():
         from modlab.train.terms import wiring_distances
 
         cost_before = connection_cost(model.weights, wiring_distances(model), 1.0, 0.0)
-        swaps = BIMTSwaps([1, 1], [8, 8], "rnn")
+        swap_configs = [c.model_copy(update={"reg": c.reg.model_copy(
+            update={"swap_every": 1, "swap_top_k": 8})}) for c in configs]
+        swaps = BIMTSwaps(swap_configs, get_kind("rnn").swap_layout)
         swaps.on_step(1, model, opt)
         after = model(x)
         cost_after = connection_cost(model.weights, wiring_distances(model), 1.0, 0.0)

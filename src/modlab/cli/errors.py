@@ -1,8 +1,10 @@
 """One-line errors for bad input: message to stderr, exit code 2, no traceback."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import warnings
 
 import typer
 
@@ -41,3 +43,22 @@ def one_line_errors(fn):
             fail("not enough memory for this configuration (see the resource estimate in "
                  "`modlab show EXPERIMENT`; lower the sizes)")
     return wrapper
+
+
+@contextlib.contextmanager
+def warnings_as_lines(*categories: type[Warning]):
+    """Print warnings of these categories as one `warning: …` line each on stderr, as they
+    happen (others are shown as usual)."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+        for category in categories:
+            warnings.simplefilter("always", category)
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, categories):
+                typer.echo(f"warning: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield

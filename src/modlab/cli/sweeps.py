@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .app import app
-from .errors import RUN_FAILED, fail, one_line_errors
+from .errors import RUN_FAILED, fail, one_line_errors, warnings_as_lines
 
 console = Console()
 EXECUTORS = ("local", "ray")
@@ -98,13 +98,16 @@ def results(
     as_csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
     limit: int = typer.Option(50, help="rows shown in the table (--sql output: all)"),
 ) -> None:
-    """Summarise the finished runs under DIR, or answer a SQL query over them."""
+    """Summarise the finished runs under DIR, or answer a SQL query over them (one SELECT;
+    the query sees the views and nothing else: no files, no writes, no extensions)."""
     from ..results import sql as run_sql
+    from ..results.query import SkippedFile
 
-    if sql is None:
-        frame = run_sql(directory, _SUMMARY)
-    else:
-        frame = run_sql(directory, sql)
+    if limit < 0:
+        raise ValueError(f"--limit must be >= 0 (rows shown), got {limit}")
+    with warnings_as_lines(SkippedFile):
+        frame = run_sql(directory, _SUMMARY if sql is None else sql)
+    if sql is not None:
         limit = len(frame)
     if as_csv:
         typer.echo(frame.to_csv(index=False), nl=False)

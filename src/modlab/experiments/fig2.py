@@ -46,6 +46,7 @@ def plot_tradeoff(rows: list[dict], ctx: Context) -> None:
     """Fig. 2a: noise-free test loss (left axis) and layer-0 g_n (right axis) against σ, mean ±
     sd over seeds; diverged runs are left out and counted in the title."""
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullLocator
 
     from .plots import excluded, house_style, legend_outside, log_axis
 
@@ -56,8 +57,14 @@ def plot_tradeoff(rows: list[dict], ctx: Context) -> None:
         errorbar_by(ax, live, "sigma", "test_loss", hue="layer", color="C3")
         ax.set_yscale("log")
         sigmas = sorted({r["sigma"] for r in first})
+        positive = [s for s in sigmas if s > 0]
+        if positive and positive[0] < positive[-1] / 4:
+            # geometric σ grids crowd their small values on a linear axis (0, 0.025, 0.05)
+            ax.set_xscale("symlog", linthresh=positive[0], linscale=0.6)
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(sigmas, [f"{s:g}" for s in sigmas])
-        ax.set_xlabel("training-noise strength σ")
+        ax.set_xlabel("training-noise strength σ"
+                      + (" (log scale above 0)" if ax.get_xscale() == "symlog" else ""))
         ax.set_ylabel("noise-free test MSE (log scale)", color="C3")
         ax.tick_params(axis="y", colors="C3", which="both")
         twin = ax.twinx()

@@ -44,35 +44,30 @@ def _task_size(cfg: RunConfig) -> tuple[int, int, int, int]:
     return int(task.n_in), int(task.n_out), samples, steps
 
 
+def model_size(cfg: RunConfig, n_in: int, n_out: int):
+    """One member's `Size` (parameters, widest layer) from its kind's record, nothing
+    allocated. A kind without a size formula is refused: a guess (the RNN's formula, before)
+    could let an absurd plan through."""
+    from ..train.kinds import get_kind
+
+    kind = get_kind(cfg.net.kind)
+    if kind.size is None:
+        raise ValueError(f"net.kind {kind.name!r} has no size estimate (ModelKind.size), so a "
+                         "sweep cannot check its resources: give the kind one, or pass --force")
+    return kind.size(cfg.net, n_in, n_out)
+
+
 def parameter_count(cfg: RunConfig, n_in: int, n_out: int) -> int:
     """Parameters of one member, from the widths alone (nothing allocated)."""
-    net = cfg.net
-    if net.kind == "mlp":
-        widths = [n_in, *net.hidden, n_out]
-        return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=False))
-    if net.kind == "modular":
-        block = [1, *net.block_widths]
-        blocks = n_in * sum(a * b + b for a, b in zip(block[:-1], block[1:], strict=False))
-        head = [n_in * net.block_widths[-1], *net.head_widths, n_out]
-        widest = max(n_in * w for w in net.block_widths)
-        return max(blocks + sum(a * b + b for a, b in zip(head[:-1], head[1:], strict=False)),
-                   widest * widest * (len(block) + len(head)))
-    if net.kind == "autoencoder":
-        widths = [n_in, net.latents] if net.form == "linear" else [n_in, *net.widths]
-        return 2 * sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=False))
-    hidden = getattr(net, "hidden", 0)
-    hidden = hidden if isinstance(hidden, int) else sum(hidden)
-    return hidden * (hidden + n_in + n_out + 2)
+    return int(model_size(cfg, n_in, n_out).params)
 
 
 def estimate(cfg: RunConfig) -> dict:
     """Memory (bytes, one member) and compute (FLOPs) of one run."""
     n_in, n_out, samples, steps_t = _task_size(cfg)
-    params = parameter_count(cfg, n_in, n_out)
+    params, widest = model_size(cfg, n_in, n_out)
     batch = min(cfg.optim.batch_size, samples or cfg.optim.batch_size)
-    hidden = getattr(cfg.net, "hidden", None)
-    widths = hidden if isinstance(hidden, list) else [hidden or int(params ** 0.5)]
-    width = max(n_in, n_out, *widths)
+    width = max(n_in, n_out, widest)
     memory = 4 * (4 * params + samples * (n_in + n_out) * steps_t + 8 * batch * width * steps_t)
     flops = 6.0 * params * batch * steps_t * cfg.optim.steps
     return {"memory": memory, "flops": flops, "params": params}

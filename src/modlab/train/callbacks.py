@@ -1,14 +1,13 @@
 """Training callbacks that change parameters: BIMT's neuron swaps (spec 2)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .config import RunConfig
 from .loop import Callback
-from .terms import _coords
 
 
 class BIMTSwaps(Callback):
@@ -20,24 +19,17 @@ class BIMTSwaps(Callback):
     (A = 1): l₀ does not depend on positions, and a run with locality A = 0 in its penalty
     ("L1 + swap") still places neurons by wiring length.
 
-    `layers` lists, per swappable layer, (neuron coordinates, owners) where owners are
-    (parameter name, dim) pairs with the member dim counted as 0, plus how to read
-    (w_in, w_out, recurrent, pre_coords, post_coords) from the model.
+    `layout(model)` (the kind's `swap_layout`) lists the swappable layers: per layer a dict
+    with the weights the search reads ("w_in", "w_out", "recurrent" or None), the neurons'
+    "coords" and their neighbours' ("pre", "post"), and the "owners": (parameter, dim) pairs,
+    member dim counted as 0, whose entries move with a neuron.
     """
 
-    def __init__(self, every: Sequence[int], top_k: Sequence[int], layers):
-        self.every, self.top_k, self.layers = list(every), list(top_k), layers
+    def __init__(self, configs: Sequence[RunConfig], layout: Callable[[object], list[dict]]):
+        self.every = [c.reg.swap_every for c in configs]
+        self.top_k = [c.reg.swap_top_k for c in configs]
+        self.layout = layout
         self.swaps = [0] * len(self.every)
-
-    @classmethod
-    def for_rnn(cls, configs: Sequence[RunConfig]) -> BIMTSwaps:
-        return cls([c.reg.swap_every for c in configs], [c.reg.swap_top_k for c in configs],
-                   "rnn")
-
-    @classmethod
-    def for_mlp(cls, configs: Sequence[RunConfig]) -> BIMTSwaps:
-        return cls([c.reg.swap_every for c in configs], [c.reg.swap_top_k for c in configs],
-                   "mlp")
 
     def state(self) -> dict:
         return {"swaps": self.swaps}
@@ -50,7 +42,7 @@ class BIMTSwaps(Callback):
         members = [m for m, k in enumerate(self.every) if k and step % k == 0]
         if not members:
             return
-        for layer in (_rnn_layers(model) if self.layers == "rnn" else _mlp_layers(model)):
+        for layer in self.layout(model):
             self._swap_layer(layer, members, optimizer)
 
     def _swap_layer(self, layer: dict, members: list[int], optimizer) -> None:
@@ -70,26 +62,3 @@ class BIMTSwaps(Callback):
                 view.copy_(view.index_select(dim - 1, perm.to(view.device)))
                 optimizer.permute_(param, dim - 1, perm, member=m)
 
-
-def _rnn_layers(model) -> list[dict]:
-    grid = _coords(("grid", model.hidden_size))
-    return [{"w_in": model.w_in, "w_out": model.w_out, "recurrent": model.w_rec,
-             "coords": grid, "pre": _coords(("line", model.n_in, "left")),
-             "post": _coords(("line", model.n_out, "right")),
-             "owners": [(model.w_in, 1), (model.w_rec, 1), (model.w_rec, 2), (model.b, 1),
-                        (model.w_out, 2)]}]
-
-
-def _mlp_layers(model) -> list[dict]:
-    """Every hidden layer of an `MLP` (neurons on lines, as `MLP.wiring_layout`)."""
-    layers, widths = [], model.widths
-    for k in range(len(model.layers) - 1):
-        w, w_next = model.layers[k], model.layers[k + 1]
-        owners = [(w.weight, 1), (w_next.weight, 2)]
-        if w.bias is not None:
-            owners.append((w.bias, 1))
-        layers.append({"w_in": w.weight, "w_out": w_next.weight, "recurrent": None,
-                       "coords": _coords(("line", widths[k + 1])),
-                       "pre": _coords(("line", widths[k])),
-                       "post": _coords(("line", widths[k + 2])), "owners": owners})
-    return layers

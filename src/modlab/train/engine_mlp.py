@@ -33,7 +33,7 @@ def manual_gradient_unsupported(objective, model, batch_size: int | None = None)
     """Why `ManualGradient` cannot train this (model, objective), or None when it can."""
     if not isinstance(objective, Objective) or objective.task_loss.__name__ != "masked_mse":
         return f"objective is {type(objective).__name__}, not the MSE Objective"
-    if type(model) is not MLP:
+    if not isinstance(model, MLP):
         return f"model is {type(model).__name__}, not modlab's MLP"
     if model.activation_name not in _MANUAL_ACTIVATIONS:
         return f"activation {model.activation_name!r}"
@@ -165,6 +165,9 @@ class _Workspace:
 class ManualGradient:
     """Per-member (total, task) losses of an `Objective` on a modlab `MLP`, and the exact
     gradient of their sum written into given tensors, without autograd."""
+
+    model_type = MLP
+    follows = ("forward_hidden", "forward")      # see train.engines
 
     @staticmethod
     def unsupported(objective, model, batch_size: int | None = None,

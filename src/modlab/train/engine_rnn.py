@@ -30,9 +30,12 @@ WEIGHT_TERMS = ("l1", "l2", "wiring")
 class RNNGradient:
     """Per-member (total, task) losses and the exact gradient of their sum, without autograd."""
 
+    model_type = LeakyRNN
+    follows = ("forward_hidden", "forward", "phi", "draw_noise")     # see train.engines
+
     @staticmethod
     def unsupported(objective, model, batch_size=None, masked=True) -> str | None:
-        if type(model) is not LeakyRNN:
+        if not isinstance(model, LeakyRNN):
             return f"model is {type(model).__name__}, not modlab's LeakyRNN"
         if model.activation_name != "relu":
             return f"activation {model.activation_name!r}"

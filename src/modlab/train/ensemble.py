@@ -112,7 +112,7 @@ def train_ensemble(configs: Sequence[RunConfig], *, device: str | torch.device =
                   batch_size=o.batch_size, lr=o.lr, optimizer=o.optimizer,
                   weight_decay=o.weight_decay, eval_every=min(o.eval_every, max(o.steps, 1)),
                   on_eval=on_eval,
-                  callbacks=[*kind.callbacks(configs, model, datasets[0]), *callbacks],
+                  callbacks=[*kind.fit_callbacks(configs, model, datasets[0]), *callbacks],
                   schedule=reg_schedule(configs), eval_train=o.eval_train,
                   checkpoint=checkpoint, engine=engine, threads=threads, clip=o.clip,
                   warmup=o.warmup)

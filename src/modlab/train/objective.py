@@ -55,15 +55,6 @@ class Objective:
         self.params = {p: per_member([getattr(r, p) for r in regs]) for p in sorted(names)}
         self.listeners: list[Callable[[], None]] = []
 
-    # 0.1 names of the exponents, read by tests and engines
-    @property
-    def wa_alpha(self):
-        return self.params.get("wa_alpha", 2.0)
-
-    @property
-    def activity_alpha(self):
-        return self.params.get("activity_alpha", 2.0)
-
     def to(self, device) -> Objective:
         self.base = {k: v.to(device) for k, v in self.base.items()}
         self.coef = {k: v.to(device) for k, v in self.coef.items()}

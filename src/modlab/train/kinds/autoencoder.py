@@ -13,7 +13,7 @@ from ..config import AutoencoderConfig
 from ..data import stack_datasets
 from ..objective import Objective
 from ..terms import TERMS, RegInputs
-from .base import ModelKind, register_model
+from .base import ModelKind, Size, layered_params, register_model
 
 
 def build(configs, task):
@@ -54,5 +54,15 @@ def measure(model, configs, datasets) -> list[dict]:
     return out
 
 
+def size(net: AutoencoderConfig, n_in: int, n_out: int) -> Size:
+    """Encoder and its mirrored decoder (the linear form's encoder has no bias under
+    nonneg="bias")."""
+    widths = [n_in, net.latents] if net.form == "linear" else [n_in, *net.widths]
+    params = layered_params(widths) + layered_params(widths[::-1])
+    if net.form == "linear" and net.nonneg == "bias":
+        params -= net.latents
+    return Size(params, int(params ** 0.5))
+
+
 AUTOENCODER_KIND = register_model(ModelKind("autoencoder", AutoencoderConfig, build, objective,
-                                            measure=measure))
+                                            measure=measure, size=size))

@@ -5,10 +5,12 @@ import torch
 
 from ...metrics import dead_neurons, layer_report
 from ...nn import MLP
+from ...regularizers.bimt import line_coords
 from ..config import MLPConfig
 from ..data import stack_datasets
+from ..engine_mlp import ManualGradient
 from ..objective import Objective
-from .base import ModelKind, register_model
+from .base import ModelKind, Size, layered_params, register_model
 
 
 def build(configs, task) -> MLP:
@@ -46,11 +48,24 @@ def measure(model: MLP, configs, datasets) -> list[dict]:
     return out
 
 
-def callbacks(configs, model, task=None) -> list:
-    from ..callbacks import BIMTSwaps
-
-    return [BIMTSwaps.for_mlp(configs)] if any(c.reg.swap_every for c in configs) else []
+def size(net: MLPConfig, n_in: int, n_out: int) -> Size:
+    return Size(layered_params([n_in, *net.hidden, n_out]), max(net.hidden, default=0))
 
 
-MLP_KIND = register_model(ModelKind("mlp", MLPConfig, build, objective, callbacks=callbacks,
-                                    measure=measure))
+def swap_layout(model: MLP) -> list[dict]:
+    """Every hidden layer (neurons on lines, as `MLP.wiring_layout`): its incoming weight's
+    rows and bias, its outgoing weight's columns."""
+    layers, widths = [], model.widths
+    for k in range(len(model.layers) - 1):
+        w, w_next = model.layers[k], model.layers[k + 1]
+        owners = [(w.weight, 1), (w_next.weight, 2)]
+        if w.bias is not None:
+            owners.append((w.bias, 1))
+        layers.append({"w_in": w.weight, "w_out": w_next.weight, "recurrent": None,
+                       "coords": line_coords(widths[k + 1]), "pre": line_coords(widths[k]),
+                       "post": line_coords(widths[k + 2]), "owners": owners})
+    return layers
+
+
+MLP_KIND = register_model(ModelKind("mlp", MLPConfig, build, objective, measure=measure,
+                                    size=size, swap_layout=swap_layout, engine=ManualGradient))

@@ -21,10 +21,12 @@ import torch
 from pydantic import Field
 
 from ...nn.rnn import LeakyRNN
+from ...regularizers.bimt import grid_coords, side_line
 from ..config import ModelConfig, TaskConfig
+from ..engine_rnn import RNNGradient
 from ..loop import Callback
 from ..objective import Objective
-from .base import ModelKind, register_model
+from .base import ModelKind, Size, register_model
 
 DEFAULT_DT = 20.0      # ms: Yang's step, for tasks that state none
 RUNAWAY_ACTIVITY = 1e3  # mean |h| on the test set: ReLU units driven by O(1) inputs sit at ~0.1–1
@@ -197,12 +199,21 @@ def test_outputs(model, task, chunk: int = 256) -> tuple[np.ndarray, np.ndarray,
 
 
 def callbacks(configs, model, task=None) -> list:
-    from ..callbacks import BIMTSwaps
+    return [TestSetMonitor(configs, task)] if hasattr(task, "accuracy") else []
 
-    out = [BIMTSwaps.for_rnn(configs)] if any(c.reg.swap_every for c in configs) else []
-    if hasattr(task, "accuracy"):
-        out.append(TestSetMonitor(configs, task))
-    return out
+
+def size(net: RNNConfig, n_in: int, n_out: int) -> Size:
+    return Size(net.hidden * (net.hidden + n_in + n_out + 1) + n_out, net.hidden)
+
+
+def swap_layout(model: LeakyRNN) -> list[dict]:
+    """The recurrent units on their grid (`LeakyRNN.wiring_layout`): W_in's rows, W_rec's
+    rows and columns, the bias, W_out's columns."""
+    return [{"w_in": model.w_in, "w_out": model.w_out, "recurrent": model.w_rec,
+             "coords": grid_coords(model.hidden_size),
+             "pre": side_line(model.n_in, "left"), "post": side_line(model.n_out, "right"),
+             "owners": [(model.w_in, 1), (model.w_rec, 1), (model.w_rec, 2), (model.b, 1),
+                        (model.w_out, 2)]}]
 
 
 @torch.no_grad()
@@ -225,4 +236,5 @@ def measure(model: LeakyRNN, configs, datasets) -> list[dict]:
 
 
 RNN_KIND = register_model(ModelKind("rnn", RNNConfig, build, objective, callbacks=callbacks,
-                                    measure=measure))
+                                    measure=measure, size=size, swap_layout=swap_layout,
+                                    engine=RNNGradient))
